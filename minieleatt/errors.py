@@ -1,0 +1,36 @@
+"""The project's own exception types.
+
+Every error that the library raises on purpose derives from ``MinieleattError``
+and from the built-in type a caller would expect (``ValueError``, ``TypeError``,
+``RuntimeError``), so ``except ValueError`` keeps working.
+"""
+
+
+class MinieleattError(Exception):
+    """Base class of the errors that minieleatt raises on purpose."""
+
+
+class DeviceError(MinieleattError, RuntimeError):
+    """The GPU was asked for but CuPy or a CUDA device is missing, or arrays of two devices were mixed."""
+
+
+class DataFormatError(MinieleattError, ValueError):
+    """A data file that does not follow its format.
+
+    ``path`` and ``line`` (1-based, or None when the problem is not tied to a line)
+    are kept as attributes and are part of the message.
+    """
+
+    def __init__(self, message, path=None, line=None):
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.reason = message
+        where = ""
+        if self.path is not None:
+            where = self.path if line is None else f"{self.path}, line {line}"
+            where += ": "
+        super().__init__(where + message)
+
+
+class CheckpointError(MinieleattError, ValueError):
+    """A checkpoint that cannot be loaded: truncated, corrupt or from another architecture."""
