@@ -1,3 +1,15 @@
 """minieleatt: Element-wise-Attention Gates for RNN, LSTM and GRU, forward and BPTT by hand, on NumPy or CuPy."""
 
+from .backend import get_array_module, gpu_available, to_device, to_host
+from .errors import CheckpointError, DataFormatError, DeviceError, MinieleattError
+from .gradcheck import check_gradients
+from .layers import EleAttGRU, EleAttLSTM, EleAttRNN
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "EleAttRNN", "EleAttLSTM", "EleAttGRU",
+    "get_array_module", "gpu_available", "to_device", "to_host",
+    "check_gradients",
+    "MinieleattError", "DataFormatError", "DeviceError", "CheckpointError",
+]

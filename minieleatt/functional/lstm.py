@@ -1,0 +1,144 @@
+"""The LSTM cell (no peepholes), with or without the element-wise attention gate.
+
+    a_t  = σ(x_t W_xa + h_{t-1} W_ha + b_a)          (only with the gate)
+    x̃_t = a_t ⊙ x_t                                   (x̃_t = x_t without it)
+    [i f g o] = x̃_t W_x + h_{t-1} W_h + b            gate blocks in PyTorch's order
+    i, f, o = σ(i), σ(f), σ(o);  g = tanh(g)
+    c_t = f ⊙ c_{t-1} + i ⊙ g
+    h_t = o ⊙ tanh(c_t)
+
+Shapes: x (T, B, D); h, c (B, H); W_x (D, 4H); W_h (H, 4H); b (4H,);
+W_xa (D, D); W_ha (H, D); b_a (D,). The state is the pair ``(h, c)``.
+"""
+
+from typing import NamedTuple
+
+from ..backend import get_array_module
+from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
+from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state,
+                       order_grads, require_cache, split_by_mask)
+
+
+class LSTMCache(NamedTuple):
+    """What ``lstm_backward`` needs. With ``keep_cache=False`` only ``final_state`` is set."""
+
+    x: object            # (T, B, D) the input
+    h_all: object        # (T+1, B, H) h_0 ... h_T
+    c_all: object        # (T+1, B, H) c_0 ... c_T
+    gates: object        # (T, B, 4H) [i f g o] after their activations
+    attention: object    # (T, B, D) gate responses a_t, or None without the gate
+    mask: object         # (T, B, 1) bool, or None
+    params: dict
+    W_hcat: object       # (H, D+4H) [W_ha | W_h], or W_h without the gate
+    kind: object         # 'sigmoid', 'softmax' or None
+    final_state: object  # the pair (h_T, c_T), each (B, H)
+
+
+def _split_state(state, name):
+    if state is None:
+        return None, None
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise TypeError(f"the LSTM's {name} must be a pair (h, c) of (B, H) arrays (or None), got {type(state).__name__}")
+    return state
+
+
+def lstm_activate(pre, H, out=None):
+    """[i f g o] pre-activations (B, 4H) -> σ(i), σ(f), tanh(g), σ(o), side by side (B, 4H)."""
+    xp = get_array_module(pre)
+    act = xp.empty_like(pre) if out is None else out
+    act[:, : 2 * H] = sigmoid(pre[:, : 2 * H])
+    act[:, 2 * H: 3 * H] = tanh(pre[:, 2 * H: 3 * H])
+    act[:, 3 * H:] = sigmoid(pre[:, 3 * H:])
+    return act
+
+
+def lstm_forward(x, params, state=None, mask=None, attention="sigmoid", keep_cache=True):
+    """Run the LSTM over a sequence.
+
+    x: (T, B, D); params: dict (see ``param_shapes('lstm', ...)``);
+    state: the pair (h0, c0), each (B, H) or None (zeros); mask: (T, B) of 0/1 or None;
+    attention: 'sigmoid' (True), 'softmax' or None (False); keep_cache: False for inference.
+    Returns ``hs`` (T, B, H) and an ``LSTMCache`` (``final_state`` is (h_T, c_T)).
+    """
+    s = check_sequence("lstm", x, params, mask, attention)
+    xp, T, B, H = s.xp, s.T, s.B, s.H
+    h0, c0 = _split_state(state, "state")
+    h_all = xp.empty((T + 1, B, H), dtype=s.dtype)
+    h_all[0] = check_state("h0", h0, B, H, s.dtype, xp)
+    c_prev = check_state("c0", c0, B, H, s.dtype, xp)
+    c_all = xp.empty((T + 1, B, H), dtype=s.dtype) if keep_cache else None
+    gates = xp.empty((T, B, 4 * H), dtype=s.dtype) if keep_cache else None
+    if keep_cache:
+        c_all[0] = c_prev
+    inp = GatedInput(x, params, s.kind, keep=keep_cache)
+    for t in range(T):
+        h_prev = h_all[t]
+        gx, gh = inp.step(t, h_prev)                              # x̃_t W_x + b,  h_{t-1} W_h
+        act = lstm_activate(gx + gh, H, None if gates is None else gates[t])
+        i, f, g, o = act[:, :H], act[:, H: 2 * H], act[:, 2 * H: 3 * H], act[:, 3 * H:]
+        c = f * c_prev + i * g
+        h = o * tanh(c)
+        m_t = None if s.mask is None else s.mask[t]
+        c_prev = carry(m_t, c, c_prev)
+        h_all[t + 1] = carry(m_t, h, h_prev)
+        if keep_cache:
+            c_all[t + 1] = c_prev
+    hs = h_all[1:]
+    final = (hs[-1], c_prev)
+    if not keep_cache:
+        return hs, LSTMCache(None, None, None, None, None, None, None, None, s.kind, final)
+    return hs, LSTMCache(x, h_all, c_all, gates, inp.A, s.mask, params, inp.W_hcat, s.kind, final)
+
+
+def lstm_backward(dhs, cache, dstate_T=None):
+    """Backpropagation through time for ``lstm_forward``.
+
+    dhs: (T, B, H) gradient w.r.t. every h_t (None: zeros);
+    dstate_T: optional pair (dh_T, dc_T) for the final state (either may be None).
+    Returns ``dx`` (T, B, D), ``(dh0, dc0)`` each (B, H), and ``grads``.
+    """
+    require_cache(cache, LSTMCache)
+    x, h_all, c_all, gates, mask = cache.x, cache.h_all, cache.c_all, cache.gates, cache.mask
+    xp = get_array_module(x)
+    T, B, H = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
+    dh_T, dc_T = _split_state(dstate_T, "dstate_T")
+    dhs = check_grad("dhs", dhs, (T, B, H), x.dtype, xp)
+    dh_next = check_grad("dh_T", dh_T, (B, H), x.dtype, xp)
+    dc_next = check_grad("dc_T", dc_T, (B, H), x.dtype, xp)
+    grad = GatedInputGrad(x, cache.attention, cache.params, cache.W_hcat, cache.kind, 4 * H, 4 * H, shared=True)
+    tanh_c = tanh(c_all[1:])                                      # tanh(c_t) for all steps at once
+    for t in reversed(range(T)):
+        m_t = None if mask is None else mask[t]
+        dh, dh_carry = split_by_mask(dhs[t] + dh_next, m_t)
+        dc, dc_carry = split_by_mask(dc_next, m_t)
+        act, tc = gates[t], tanh_c[t]
+        i, f, g, o = act[:, :H], act[:, H: 2 * H], act[:, 2 * H: 3 * H], act[:, 3 * H:]
+        dc = dc + dh * o * tanh_grad_from_output(tc)              # undo h = o ⊙ tanh(c)
+        dpre = grad.dgx(t)
+        dpre[:, 3 * H:] = dh * tc * sigmoid_grad_from_output(o)   # undo h = o ⊙ tanh(c), o = σ(.)
+        dpre[:, :H] = dc * g * sigmoid_grad_from_output(i)        # undo c = f c_prev + i g, i = σ(.)
+        dpre[:, H: 2 * H] = dc * c_all[t] * sigmoid_grad_from_output(f)   # ... f = σ(.)
+        dpre[:, 2 * H: 3 * H] = dc * i * tanh_grad_from_output(g)         # ... g = tanh(.)
+        dc_next = dc * f                                          # undo c = f c_prev + ...
+        dh_next = grad.step(t)                                    # undo pre = x̃ W_x + h W_h + b
+        if m_t is not None:
+            dh_next += dh_carry                                   # undo the carry of a padded step
+            dc_next += dc_carry
+    dx, grads = grad.finish(h_all[:-1])
+    return dx, (dh_next, dc_next), order_grads(grads, cache.params)
+
+
+def lstm_step_forward(x_t, state_prev, params, attention="sigmoid"):
+    """One step: ``lstm_forward`` on a sequence of length 1.
+
+    x_t: (B, D); state_prev: (h_prev, c_prev). Returns the state (h_t, c_t) and the cache.
+    """
+    _, cache = lstm_forward(x_t[None], params, state_prev, attention=attention)
+    return cache.final_state, cache
+
+
+def lstm_step_backward(dstate, cache):
+    """Backward of one step. ``dstate`` is (dh_t, dc_t). Returns ``dx_t``, ``(dh_prev, dc_prev)``, ``grads``."""
+    dh_t, dc_t = _split_state(dstate, "dstate")
+    dx, dstate_prev, grads = lstm_backward(None, cache, (dh_t, dc_t))
+    return dx[0], dstate_prev, grads

@@ -1,0 +1,93 @@
+"""The standard RNN cell, with or without the element-wise attention gate.
+
+    a_t  = σ(x_t W_xa + h_{t-1} W_ha + b_a)          (only with the gate)
+    x̃_t = a_t ⊙ x_t                                   (x̃_t = x_t without it)
+    h_t  = tanh(x̃_t W_x + h_{t-1} W_h + b)
+
+Shapes: x (T, B, D); h (B, H); W_x (D, H); W_h (H, H); b (H,);
+W_xa (D, D); W_ha (H, D); b_a (D,). Sequences are time-major.
+"""
+
+from typing import NamedTuple
+
+from ..backend import get_array_module
+from .activations import tanh, tanh_grad_from_output
+from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state,
+                       order_grads, require_cache, split_by_mask)
+
+
+class RNNCache(NamedTuple):
+    """What ``rnn_backward`` needs. With ``keep_cache=False`` only ``final_state`` is set."""
+
+    x: object            # (T, B, D) the input
+    h_all: object        # (T+1, B, H) h_0 ... h_T (h_all[0] is the initial state)
+    attention: object    # (T, B, D) gate responses a_t, or None without the gate
+    mask: object         # (T, B, 1) bool, or None
+    params: dict         # the parameters (not copied)
+    W_hcat: object       # (H, D+H) [W_ha | W_h], or W_h without the gate
+    kind: object         # 'sigmoid', 'softmax' or None
+    final_state: object  # (B, H) h_T
+
+
+def rnn_forward(x, params, h0=None, mask=None, attention="sigmoid", keep_cache=True):
+    """Run the RNN over a sequence.
+
+    x: (T, B, D); params: dict (see ``param_shapes('rnn', ...)``); h0: (B, H) or None (zeros);
+    mask: (T, B) of 0/1 or None (padded steps carry the state over);
+    attention: 'sigmoid' (True), 'softmax' or None (False);
+    keep_cache: False for inference (keeps only the final state).
+    Returns ``hs`` (T, B, H) and an ``RNNCache``.
+    """
+    s = check_sequence("rnn", x, params, mask, attention)
+    xp, T, B = s.xp, s.T, s.B
+    h_all = xp.empty((T + 1, B, s.H), dtype=s.dtype)
+    h_all[0] = check_state("h0", h0, B, s.H, s.dtype, xp)
+    inp = GatedInput(x, params, s.kind, keep=keep_cache)
+    for t in range(T):
+        h_prev = h_all[t]
+        gx, gh = inp.step(t, h_prev)                 # x̃_t W_x + b,  h_{t-1} W_h
+        h = tanh(gx + gh)
+        h_all[t + 1] = carry(None if s.mask is None else s.mask[t], h, h_prev)
+    hs = h_all[1:]
+    if not keep_cache:
+        return hs, RNNCache(None, None, None, None, None, None, s.kind, hs[-1])
+    return hs, RNNCache(x, h_all, inp.A, s.mask, params, inp.W_hcat, s.kind, hs[-1])
+
+
+def rnn_backward(dhs, cache, dh_T=None):
+    """Backpropagation through time for ``rnn_forward``.
+
+    dhs: (T, B, H) gradient w.r.t. every h_t (None: zeros);
+    dh_T: (B, H) optional gradient w.r.t. the final state (truncated BPTT across chunks).
+    Returns ``dx`` (T, B, D), ``dh0`` (B, H) and ``grads`` (same keys and shapes as params).
+    """
+    require_cache(cache, RNNCache)
+    x, h_all, A, mask = cache.x, cache.h_all, cache.attention, cache.mask
+    xp = get_array_module(x)
+    T, B, H = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
+    dhs = check_grad("dhs", dhs, (T, B, H), x.dtype, xp)
+    dh_next = check_grad("dh_T", dh_T, (B, H), x.dtype, xp)
+    grad = GatedInputGrad(x, A, cache.params, cache.W_hcat, cache.kind, H, H, shared=True)
+    for t in reversed(range(T)):
+        dh, dh_carry = split_by_mask(dhs[t] + dh_next, None if mask is None else mask[t])
+        grad.dgx(t)[...] = dh * tanh_grad_from_output(h_all[t + 1])   # undo h = tanh(pre)
+        dh_next = grad.step(t)                                          # undo pre = x̃ W_x + h W_h + b
+        if dh_carry is not None:
+            dh_next += dh_carry                                         # undo the carry of a padded step
+    dx, grads = grad.finish(h_all[:-1])
+    return dx, dh_next, order_grads(grads, cache.params)
+
+
+def rnn_step_forward(x_t, h_prev, params, attention="sigmoid"):
+    """One step: ``rnn_forward`` on a sequence of length 1.
+
+    x_t: (B, D); h_prev: (B, H). Returns ``h_t`` (B, H) and the cache.
+    """
+    hs, cache = rnn_forward(x_t[None], params, h_prev, attention=attention)
+    return hs[0], cache
+
+
+def rnn_step_backward(dh_t, cache):
+    """Backward of one step. Returns ``dx_t`` (B, D), ``dh_prev`` (B, H) and ``grads``."""
+    dx, dh_prev, grads = rnn_backward(dh_t[None], cache)
+    return dx[0], dh_prev, grads

@@ -1,0 +1,149 @@
+"""The layers: ``EleAttRNN``, ``EleAttLSTM``, ``EleAttGRU``.
+
+A layer owns its parameters (a dict with the contract's keys) and calls the
+functional core. It adds nothing to the maths: ``forward`` and ``backward``
+are the functional sequence functions with the layer's options filled in.
+
+    layer = EleAttGRU(75, 100, attention=True, dtype="float32", seed=0)
+    hs, cache = layer.forward(x, state=None, mask=None)      # x (T, B, 75) -> hs (T, B, 100)
+    cache.attention                                          # (T, B, 75) gate responses
+    dx, dstate, grads = layer.backward(dhs, cache)           # grads has the keys of layer.params
+"""
+
+import numpy as np
+
+from .backend import array_module, check_device, device_of, resolve_dtype, to_device
+from .functional import (gru_backward, gru_forward, lstm_backward, lstm_forward, param_shapes, resolve_attention,
+                         rnn_backward, rnn_forward)
+
+
+def _positive_int(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+class _EleAttLayer:
+    """Shared constructor and bookkeeping of the three layers (see the module docstring)."""
+
+    cell = None
+
+    def __init__(self, input_size, hidden_size, attention=True, dtype="float64", seed=0, device="cpu"):
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.attention = resolve_attention(attention)    # None, 'sigmoid' or 'softmax'
+        self.dtype = resolve_dtype(dtype)
+        self.seed = seed
+        self.params = to_device(self.init_params(np.random.default_rng(seed)), check_device(device))
+
+    def param_shapes(self):
+        return param_shapes(self.cell, self.input_size, self.hidden_size, self.attention, self._reset_after())
+
+    def _reset_after(self):
+        return False
+
+    def init_params(self, rng):
+        """Uniform in ±1/√H, as PyTorch initialises its recurrent layers (drawn on the host, seeded)."""
+        k = 1.0 / np.sqrt(self.hidden_size)
+        return {name: rng.uniform(-k, k, size=shape).astype(self.dtype)
+                for name, shape in self.param_shapes().items()}
+
+    @property
+    def device(self):
+        return device_of(self.params["W_x"])
+
+    @property
+    def xp(self):
+        return array_module(self.device)
+
+    @property
+    def num_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def to(self, device):
+        """Move the parameters to 'cpu' or 'gpu' (in place); returns the layer."""
+        self.params = to_device(self.params, device)
+        return self
+
+    def zero_state(self, batch_size):
+        return self.xp.zeros((batch_size, self.hidden_size), dtype=self.dtype)
+
+    def __repr__(self):
+        extra = f", reset_after={self._reset_after()}" if self.cell == "gru" else ""
+        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, attention={self.attention!r}"
+                f"{extra}, dtype='{self.dtype}', device='{self.device}')")
+
+
+class EleAttRNN(_EleAttLayer):
+    """Standard RNN layer with the element-wise attention gate (``attention=False``: the plain RNN)."""
+
+    cell = "rnn"
+
+    def forward(self, x, state=None, mask=None, keep_cache=True):
+        """x (T, B, D), state (B, H) or None, mask (T, B) or None -> hs (T, B, H), cache."""
+        return rnn_forward(x, self.params, state, mask, self.attention, keep_cache)
+
+    def backward(self, dhs, cache, dstate_T=None):
+        """dhs (T, B, H) -> dx (T, B, D), dstate (B, H), grads (keys of params)."""
+        return rnn_backward(dhs, cache, dstate_T)
+
+
+class EleAttLSTM(_EleAttLayer):
+    """LSTM layer with the element-wise attention gate; the state is the pair (h, c).
+
+    ``forget_bias`` is added to the forget-gate block of ``b`` after initialisation
+    (1.0 is a common choice that helps long memories from the start).
+    """
+
+    cell = "lstm"
+
+    def __init__(self, input_size, hidden_size, attention=True, dtype="float64", seed=0, device="cpu",
+                 forget_bias=0.0):
+        self.forget_bias = float(forget_bias)
+        super().__init__(input_size, hidden_size, attention, dtype, seed, device)
+
+    def init_params(self, rng):
+        params = super().init_params(rng)
+        H = self.hidden_size
+        params["b"][H: 2 * H] += self.dtype.type(self.forget_bias)
+        return params
+
+    def zero_state(self, batch_size):
+        return super().zero_state(batch_size), super().zero_state(batch_size)
+
+    def forward(self, x, state=None, mask=None, keep_cache=True):
+        """x (T, B, D), state (h0, c0) or None, mask (T, B) or None -> hs (T, B, H), cache."""
+        return lstm_forward(x, self.params, state, mask, self.attention, keep_cache)
+
+    def backward(self, dhs, cache, dstate_T=None):
+        """dhs (T, B, H), dstate_T (dh_T, dc_T) or None -> dx, (dh0, dc0), grads."""
+        return lstm_backward(dhs, cache, dstate_T)
+
+
+class EleAttGRU(_EleAttLayer):
+    """GRU layer with the element-wise attention gate.
+
+    ``reset_after=False`` is the paper's (Cho et al.) form; ``True`` the cuDNN/PyTorch
+    form with the extra bias ``b_hn``.
+    """
+
+    cell = "gru"
+
+    def __init__(self, input_size, hidden_size, attention=True, reset_after=False, dtype="float64", seed=0,
+                 device="cpu"):
+        self.reset_after = bool(reset_after)
+        super().__init__(input_size, hidden_size, attention, dtype, seed, device)
+
+    def _reset_after(self):
+        return self.reset_after
+
+    def forward(self, x, state=None, mask=None, keep_cache=True):
+        """x (T, B, D), state (B, H) or None, mask (T, B) or None -> hs (T, B, H), cache."""
+        return gru_forward(x, self.params, state, mask, self.attention, self.reset_after, keep_cache)
+
+    def backward(self, dhs, cache, dstate_T=None):
+        """dhs (T, B, H) -> dx (T, B, D), dstate (B, H), grads (keys of params)."""
+        return gru_backward(dhs, cache, dstate_T)
+
+
+LAYERS = {"rnn": EleAttRNN, "lstm": EleAttLSTM, "gru": EleAttGRU}

@@ -1,0 +1,61 @@
+"""The numerical core never names NumPy: every array it makes comes from the array module of its inputs."""
+
+import ast
+import pathlib
+
+import numpy as np
+import pytest
+
+import minieleatt.functional as F
+from minieleatt.cellcheck import all_configs, analytic_gradients, make_problem
+
+CORE = pathlib.Path(F.__file__).parent
+
+
+@pytest.mark.parametrize("path", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+def test_core_modules_do_not_import_numpy(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            assert not any(a.name.split(".")[0] in ("numpy", "cupy") for a in node.names), f"{path.name}:{node.lineno}"
+        if isinstance(node, ast.ImportFrom):
+            assert (node.module or "").split(".")[0] not in ("numpy", "cupy"), f"{path.name}:{node.lineno}"
+        if isinstance(node, ast.Name):
+            assert node.id not in ("np", "numpy", "cupy"), f"{path.name}:{node.lineno} uses {node.id}"
+
+
+CREATORS = ["array", "asarray", "asanyarray", "ascontiguousarray", "zeros", "zeros_like", "empty", "empty_like",
+            "ones", "ones_like", "full", "full_like", "arange", "linspace", "concatenate", "stack", "eye"]
+
+
+class RecordingModule:
+    """Stands in for the array module: forwards to NumPy's saved functions and records what was called."""
+
+    def __init__(self):
+        self.saved = {name: getattr(np, name) for name in CREATORS}
+        self.calls = set()
+
+    def __getattr__(self, name):
+        self.calls.add(name)
+        return self.saved.get(name) or getattr(np, name)
+
+
+def _forbidden(name):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the numerical core called numpy.{name} directly")
+    return refuse
+
+
+@pytest.mark.parametrize("cfg", all_configs()[1::2], ids=lambda c: c.label)
+def test_forward_and_backward_create_arrays_only_through_the_array_module(cfg, monkeypatch):
+    inputs, douts, mask = make_problem(cfg, T=3, B=2, D=3, H=4, seed=0)
+    recorder = RecordingModule()
+    for mod in (F.activations, F.attention, F.sequence, F.rnn, F.lstm, F.gru):
+        if hasattr(mod, "get_array_module"):
+            monkeypatch.setattr(mod, "get_array_module", lambda *a, **k: recorder)
+    for name in CREATORS:
+        monkeypatch.setattr(np, name, _forbidden(name))
+    grads = analytic_gradients(cfg, inputs, douts, mask)
+    monkeypatch.undo()
+    assert {"empty", "zeros"} & recorder.calls            # the core did ask the array module
+    assert all(isinstance(g, np.ndarray) for g in grads.values())
