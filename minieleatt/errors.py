@@ -34,3 +34,7 @@ class DataFormatError(MinieleattError, ValueError):
 
 class CheckpointError(MinieleattError, ValueError):
     """A checkpoint that cannot be loaded: truncated, corrupt or from another architecture."""
+
+
+class TrainingError(MinieleattError, RuntimeError):
+    """Training cannot go on: the loss became NaN or infinite."""

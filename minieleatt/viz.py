@@ -1,0 +1,136 @@
+"""Figures (matplotlib): loss curves, accuracy bars, attention drawn on the skeleton.
+
+Functions take arrays and numbers and return a ``matplotlib.figure.Figure``;
+they know the skeleton's bones but nothing of the models or the training loop.
+Figures are made without pyplot's global state, so a script can make many
+without leaking memory; ``save(fig, path)`` writes a PNG.
+"""
+
+import os
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .data.joints import BONES, NUM_JOINTS
+
+COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+
+
+def save(fig, path, dpi=120):
+    """Write ``fig`` to ``path`` (the folder is created); returns the path."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def plot_loss_curves(histories, title="Loss per epoch: training (solid) and validation (dashed)"):
+    """One colour per model: training loss solid, validation loss dashed (the paper's convergence figure).
+
+    histories: dict label -> list of per-epoch dicts with 'epoch', 'train_loss', 'val_loss'.
+    """
+    if not histories:
+        raise ValueError("plot_loss_curves: no histories to plot")
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    for i, (label, hist) in enumerate(histories.items()):
+        color = COLORS[i % len(COLORS)]
+        epochs = [row["epoch"] for row in hist]
+        ax.plot(epochs, [row["train_loss"] for row in hist], color=color, lw=2, label=f"{label} train")
+        ax.plot(epochs, [row["val_loss"] for row in hist], color=color, lw=2, ls="--", label=f"{label} val")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(ncol=2, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_bars(labels, accuracies, title="Test accuracy", baseline=None):
+    """A bar per model with its accuracy (in %) written on top (the paper's layer-replacement figure).
+
+    baseline: an accuracy to draw as a dotted line (e.g. the plain model's).
+    """
+    if len(labels) != len(accuracies) or not labels:
+        raise ValueError("plot_accuracy_bars: need one accuracy per label, at least one")
+    acc = 100 * np.asarray(accuracies, dtype=float)
+    fig = Figure(figsize=(1.6 + 1.3 * len(labels), 4.2))
+    ax = fig.add_subplot()
+    bars = ax.bar(range(len(labels)), acc, color=[COLORS[i % len(COLORS)] for i in range(len(labels))])
+    for bar, a in zip(bars, acc):
+        ax.text(bar.get_x() + bar.get_width() / 2, a + 0.5, f"{a:.1f}", ha="center", va="bottom", fontsize=10)
+    if baseline is not None:
+        ax.axhline(100 * baseline, color="k", ls=":", lw=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right")
+    low = max(0.0, acc.min() - 15)
+    ax.set_ylim(low, min(100.0, acc.max() + 6))
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def joint_attention(attention, channels_per_joint=3):
+    """Per-joint response from per-element responses: (..., J*3) -> (..., J), x, y, z summed."""
+    a = np.asarray(attention, dtype=float)
+    if a.shape[-1] % channels_per_joint:
+        raise ValueError(f"attention has {a.shape[-1]} elements, not a multiple of {channels_per_joint}")
+    return a.reshape(a.shape[:-1] + (-1, channels_per_joint)).sum(axis=-1)
+
+
+def attention_ratio(joint_weights, relevant):
+    """Mean response on the relevant joints over the mean on the others, one number per class.
+
+    joint_weights: (K, J); relevant: K collections of joint indices. Returns (K,) ratios.
+    """
+    w = np.asarray(joint_weights, dtype=float)
+    ratios = []
+    for k, rel in enumerate(relevant):
+        mask = np.zeros(w.shape[1], dtype=bool)
+        mask[list(rel)] = True
+        if mask.all() or not mask.any():
+            raise ValueError(f"class {k}: relevant joints must be a non-empty proper subset")
+        ratios.append(w[k, mask].mean() / w[k, ~mask].mean())
+    return np.array(ratios)
+
+
+def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, title=None, ncols=None):
+    """The attention drawn on the skeleton, one panel per class (the paper's visualisation).
+
+    joint_weights: (K, 25) per-joint responses (e.g. the first layer's gate, x, y, z summed);
+    pose: (25, 2 or 3) joint positions to draw (x, y used); class_names: K names;
+    relevant: optional K collections of joints that matter, drawn with a red ring.
+    Circles are sized by the response (one scale for all panels) and coloured by it.
+    """
+    w = np.asarray(joint_weights, dtype=float)
+    pose = np.asarray(pose, dtype=float)
+    if w.ndim != 2 or w.shape[1] != NUM_JOINTS:
+        raise ValueError(f"joint_weights must have shape (K, {NUM_JOINTS}), got {w.shape}")
+    if pose.shape[0] != NUM_JOINTS or pose.shape[1] < 2:
+        raise ValueError(f"pose must have shape ({NUM_JOINTS}, 2 or 3), got {pose.shape}")
+    K = w.shape[0]
+    ncols = ncols or min(K, 5)
+    nrows = -(-K // ncols)
+    fig = Figure(figsize=(2.3 * ncols, 3.3 * nrows + 0.4))
+    lo, hi = w.min(), w.max()
+    norm = (w - lo) / (hi - lo) if hi > lo else np.full_like(w, 0.5)
+    ratios = attention_ratio(w, relevant) if relevant is not None else None
+    for k in range(K):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        for a, b in BONES:
+            ax.plot(pose[[a, b], 0], pose[[a, b], 1], color="0.55", lw=1.5, zorder=1)
+        sc = ax.scatter(pose[:, 0], pose[:, 1], s=20 + 380 * norm[k], c=w[k], cmap="viridis", vmin=lo, vmax=hi,
+                        edgecolors="k", linewidths=0.5, zorder=2)
+        if relevant is not None:
+            rel = list(relevant[k])
+            ax.scatter(pose[rel, 0], pose[rel, 1], s=40 + 380 * norm[k, rel], facecolors="none",
+                       edgecolors="red", linewidths=1.5, zorder=3)
+        name = class_names[k]
+        ax.set_title(name if ratios is None else f"{name}\nratio {ratios[k]:.2f}", fontsize=9)
+        ax.set_aspect("equal")            # +x is the person's left: facing us, it is on our right
+        ax.axis("off")
+    fig.colorbar(sc, ax=fig.axes, shrink=0.6, label="gate response (x+y+z)")
+    fig.suptitle(title or "First layer's attention per joint (red rings: the joints the action moves)")
+    return fig
