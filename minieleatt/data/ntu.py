@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DataFormatError
-from .joints import NUM_JOINTS, SPINE_MID
+from .joints import JOINT_NAMES, NUM_JOINTS, SPINE_MID
 
 JOINT_FIELDS = (
     "x", "y", "z", "depthX", "depthY", "colorX", "colorY",
@@ -65,6 +65,7 @@ MIN_VALID_FRAMES = 10       # a sample with fewer non-empty frames is "missing" 
 
 _JOINT_TOKENS = NUM_JOINTS * len(JOINT_FIELDS)  # 300 values per body
 _BODY_HEAD_TOKENS = 1 + len(BODY_INFO_FIELDS) + 1  # bodyID, 9 values, joint count
+_KINECT_MAX_BODIES = 6  # the Kinect v2 SDK tracks at most 6 bodies
 
 _NAME_RE = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})(?:[._].*)?$")
 _CACHE_FORMAT = "minieleatt-ntu-cache"
@@ -114,21 +115,32 @@ def read_skeleton(path):
 
 
 def _parse_skeleton(raw, path):
-    # One split of the whole file and one NumPy conversion of every token; the
-    # structure is then walked with integer offsets and the joint blocks are
-    # (25, 12) views of the converted array.
+    # Fast path: one split of the whole file and one NumPy conversion of every
+    # token; the structure is then walked with integer offsets and each joint
+    # block is a (25, 12) view of the converted array. When some token is not a
+    # finite number the walk converts block by block instead, so the error can
+    # say which field of which joint, body and frame is wrong.
     tokens = raw.split()
-    values = _to_floats(raw, tokens, path)
-    n_tokens = len(tokens)
     where = _TokenLocator(raw, tokens, path)
+    values = _all_floats(tokens)
+    n_tokens = len(tokens)
+
+    def floats(start, end, what):
+        return values[start:end] if values is not None else where.floats(start, end, what)
 
     n_frames = where.count(0, "the frame count")
     if n_frames > n_tokens - 1:
-        where.fail(0, f"frame count {n_frames} but the file holds only {n_tokens - 1} more values")
+        where.fail(0, f"frame count {n_frames} but the file holds only {n_tokens - 1} more values "
+                      "(truncated file?)")
     frames = []
     pos = 1
     for f in range(n_frames):
         n_bodies = where.count(pos, f"the body count of frame {f + 1}")
+        if n_bodies * (_BODY_HEAD_TOKENS + _JOINT_TOKENS) > n_tokens - pos - 1:
+            if n_bodies > _KINECT_MAX_BODIES:  # a shifted token read as a count, not a cut file
+                where.fail(pos, f"the body count of frame {f + 1} is {n_bodies}, but only {n_tokens - pos - 1} "
+                                "values follow (a missing or extra value before it?)")
+            where.eof(f"{n_bodies} bod{'y' if n_bodies == 1 else 'ies'} in frame {f + 1}")
         pos += 1
         bodies = []
         for b in range(n_bodies):
@@ -136,6 +148,7 @@ def _parse_skeleton(raw, path):
             if pos + _BODY_HEAD_TOKENS > n_tokens:
                 where.eof(f"the body line and joint count of {what}")
             body_id = where.count(pos, f"the bodyID of {what}")
+            info = floats(pos + 1, pos + _BODY_HEAD_TOKENS - 1, f"the body line of {what}")
             n_joints = where.count(pos + _BODY_HEAD_TOKENS - 1, f"the joint count of {what}")
             if n_joints != NUM_JOINTS:
                 where.fail(pos + _BODY_HEAD_TOKENS - 1,
@@ -144,8 +157,8 @@ def _parse_skeleton(raw, path):
             end = start + _JOINT_TOKENS
             if end > n_tokens:
                 where.eof(f"{NUM_JOINTS} joint lines of 12 values for {what}")
-            bodies.append(Body(body_id, values[pos + 1:pos + _BODY_HEAD_TOKENS - 1],
-                               values[start:end].reshape(NUM_JOINTS, len(JOINT_FIELDS))))
+            joints = floats(start, end, f"the joints of {what}")
+            bodies.append(Body(body_id, info, joints.reshape(NUM_JOINTS, len(JOINT_FIELDS))))
             pos = end
         frames.append(bodies)
     if pos != n_tokens:
@@ -153,24 +166,15 @@ def _parse_skeleton(raw, path):
     return frames
 
 
-def _to_floats(raw, tokens, path):
-    """All tokens as a float64 array; DataFormatError at the first bad one."""
+def _all_floats(tokens):
+    """All tokens as a float64 array, or None when some token is not a finite number."""
     try:
         values = np.array(tokens, dtype=np.float64)
     except (ValueError, TypeError, OverflowError):
-        values = None
-    if values is not None and values.shape == (len(tokens),):
-        finite = np.isfinite(values)
-        if finite.all():
-            return values
-        bad = int(np.argmin(finite))
-        _TokenLocator(raw, tokens, path).fail(bad, f"non-finite value {_show(tokens[bad])}")
-    for i, tok in enumerate(tokens):
-        try:
-            float(tok)
-        except (ValueError, TypeError, OverflowError):
-            _TokenLocator(raw, tokens, path).fail(i, f"expected a number, got {_show(tok)}")
-    raise DataFormatError("could not convert the values to numbers", path)  # pragma: no cover
+        return None
+    if values.shape != (len(tokens),) or not np.isfinite(values).all():
+        return None
+    return values
 
 
 def _show(token):
@@ -196,6 +200,26 @@ class _TokenLocator:
         if not tok.isdigit():
             self.fail(i, f"expected a non-negative integer for {what}, got {_show(tok)}")
         return int(tok)
+
+    def floats(self, start, end, what):
+        """Tokens ``start:end`` as float64, or an error naming the first bad one."""
+        out = np.empty(end - start)
+        for i in range(start, end):
+            tok = self.tokens[i]
+            try:
+                out[i - start] = v = float(tok)
+            except (ValueError, TypeError, OverflowError):
+                self.fail(i, f"expected a number for {self._field(start, i, what)}, got {_show(tok)}")
+            if not np.isfinite(v):
+                self.fail(i, f"non-finite value {_show(tok)} for {self._field(start, i, what)}")
+        return out
+
+    @staticmethod
+    def _field(start, i, what):
+        if what.startswith("the joints of "):
+            j, k = divmod(i - start, len(JOINT_FIELDS))
+            return f"{JOINT_FIELDS[k]} of joint {j} ({JOINT_NAMES[j]}) of {what[len('the joints of '):]}"
+        return f"{BODY_INFO_FIELDS[i - start]} in {what}"
 
     def line_of(self, i):
         seen = 0
