@@ -3,10 +3,12 @@
 Writes realistic synthetic files to a temporary folder (Kinect-like values
 printed with 7 significant digits as in the real files, ~100 frames, 1 or 2
 bodies, a few empty frames), then times ``read_skeleton`` alone and
-``read_skeleton`` + ``preprocess_skeleton``, and prints files per second.
+``read_skeleton`` + ``preprocess_skeleton``, and prints files per second;
+then times ``load_ntu`` (all cores, building its cache) and a second,
+cached ``load_ntu``.
 The target is 100 files/s per core.
 
-    PYTHONPATH=. python benchmarks/bench_ntu_parse.py [--files 300] [--frames 100] [--profile]
+    PYTHONPATH=. python benchmarks/bench_ntu_parse.py [--files 300] [--frames 100] [--workers N] [--profile]
 """
 
 import argparse
@@ -18,7 +20,7 @@ import time
 
 import numpy as np
 
-from minieleatt.data.ntu import Body, preprocess_skeleton, read_skeleton
+from minieleatt.data.ntu import Body, load_ntu, preprocess_skeleton, read_skeleton
 
 # A standing pose in Kinect camera space (metres), 25 joints in JOINT_NAMES order.
 _POSE = np.array([
@@ -72,7 +74,9 @@ def make_files(folder, n_files, n_frames, seed=0):
     rng = np.random.default_rng(seed)
     paths = []
     for i in range(n_files):
-        path = os.path.join(folder, f"S001C001P001R001A{i % 60 + 1:03d}_{i}.skeleton")
+        setup, camera, subject = i // 7200 + 1, i // 2400 % 3 + 1, i // 60 % 40 + 1
+        name = f"S{setup:03d}C{camera:03d}P{subject:03d}R001A{i % 60 + 1:03d}.skeleton"
+        path = os.path.join(folder, name)
         write_kinect_text(path, synthetic_frames(rng, n_frames, n_bodies=1 + i % 2))
         paths.append(path)
     return paths
@@ -92,6 +96,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=300)
     ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="also time load_ntu on this many processes (default: all cores)")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the parse")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -103,6 +109,17 @@ def main():
         print(f"read_skeleton:                       {parse:7.0f} files/s (one core)")
         print(f"read_skeleton + preprocess_skeleton: {full:7.0f} files/s (one core)")
         print("target: 100 files/s per core")
+        workers = args.workers or len(os.sched_getaffinity(0))
+        cache = os.path.join(folder, "cache", "ntu.npz")
+        t0 = time.perf_counter()
+        data = load_ntu(folder, "cs", cache=cache, workers=workers, progress=False)
+        t1 = time.perf_counter()
+        again = load_ntu(folder, "cs", cache=cache, workers=workers, progress=False)
+        t2 = time.perf_counter()
+        assert again.from_cache and len(data.skipped) == 0
+        print(f"load_ntu, {workers} worker(s), building the cache: {len(paths) / (t1 - t0):7.0f} files/s "
+              f"({t1 - t0:.2f} s)")
+        print(f"load_ntu from the cache:                 {t2 - t1:7.2f} s")
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()

@@ -199,6 +199,8 @@ class _TokenLocator:
         tok = self.tokens[i]
         if not tok.isdigit():
             self.fail(i, f"expected a non-negative integer for {what}, got {_show(tok)}")
+        if len(tok) > 20:  # past 2**64; also keeps int() under Python's digit limit
+            self.fail(i, f"{what} has {len(tok)} digits, more than a 64-bit integer holds")
         return int(tok)
 
     def floats(self, start, end, what):
@@ -518,15 +520,16 @@ class NTUData(NamedTuple):
 
 
 def load_ntu(data_dir, protocol="cs", *, cache="auto", workers=None, progress=True,
-             on_error="raise", on_stale_cache="rebuild", min_valid_frames=MIN_VALID_FRAMES,
-             min_body_frames=MIN_BODY_FRAMES, spread_ratio=SPREAD_RATIO,
+             on_error="raise", on_stale_cache="rebuild", mp_context=None,
+             min_valid_frames=MIN_VALID_FRAMES, min_body_frames=MIN_BODY_FRAMES, spread_ratio=SPREAD_RATIO,
              noisy_frame_ratio=NOISY_FRAME_RATIO):
     """Read, preprocess and split every ``*.skeleton`` file directly inside ``data_dir``.
 
     Each file is read (``read_skeleton``) and preprocessed (``preprocess_skeleton``
     with ``min_body_frames``, ``spread_ratio``, ``noisy_frame_ratio``) on
     ``workers`` processes (default: every core this process may use; 1 works
-    in-process), with a tqdm bar on stderr when ``progress``. Samples with no
+    in-process; ``mp_context`` names the multiprocessing start method, None for
+    the platform default), with a tqdm bar on stderr when ``progress``. Samples with no
     body in any frame or fewer than ``min_valid_frames`` valid frames are skipped
     and listed in the report. A file that breaks the format raises
     ``DataFormatError`` when ``on_error='raise'``; with ``'skip'`` it is reported
@@ -567,7 +570,7 @@ def load_ntu(data_dir, protocol="cs", *, cache="auto", workers=None, progress=Tr
         table = _read_cache(cache_path, meta, on_stale_cache)
     from_cache = table is not None
     if table is None:
-        table = _build_table(paths, settings, workers, progress, on_error)
+        table = _build_table(paths, settings, workers, progress, on_error, mp_context)
         if cache_path is not None:
             _write_cache(cache_path, table, meta)
     return _split_table(table, protocol, cache_path, from_cache)
@@ -619,7 +622,7 @@ def _default_workers():
         return os.cpu_count() or 1
 
 
-def _build_table(paths, settings, workers, progress, on_error):
+def _build_table(paths, settings, workers, progress, on_error, mp_context=None):
     """Parse and preprocess all files; the usable samples concatenated, plus the skips."""
     from tqdm.auto import tqdm
 
@@ -633,7 +636,7 @@ def _build_table(paths, settings, workers, progress, on_error):
         if workers == 1:
             results = map(job, paths)
         else:
-            pool = multiprocessing.get_context().Pool(workers)
+            pool = multiprocessing.get_context(mp_context).Pool(workers)
             chunk = max(1, min(64, len(paths) // (workers * 16)))
             results = pool.imap(job, paths, chunksize=chunk)
         for name, seq, kind, detail, error in results:

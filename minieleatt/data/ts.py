@@ -144,7 +144,7 @@ def _set_tag(header, tag, value, path, number):
             raise DataFormatError("timestamped data (@timeStamps true) is not supported by read_ts",
                                   path, number)
     elif tag in INTEGER_TAGS:
-        if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        if not (value.isascii() and value.isdigit()) or len(value) > 18 or int(value) < 1:
             raise DataFormatError(f"@{tag} needs a positive integer, got {_clip(value) if value else 'nothing'}",
                                   path, number)
         header[tag] = int(value)

@@ -102,6 +102,7 @@ BAD_SKELETONS = {
     "negative body count": (lambda L: L[:1] + ["-1"] + L[2:], 2, "body count of frame 1"),
     "bodyID not an integer": (lambda L: L[:2] + [_replace_token(L[2], 0, "7.2e16")] + L[3:], 3, "bodyID"),
     "joint count 24": (lambda L: L[:3] + ["24"] + L[4:], 4, "joint count"),
+    "5000-digit frame count": (lambda L: ["1" * 5000] + L[1:], 1, "has 5000 digits"),
     "non-numeric joint value": (lambda L: L[:9] + [_replace_token(L[9], 3, "abc")] + L[10:], 10,
                                 "depthX of joint 5 (ElbowLeft) of body 1 of frame 1, got 'abc'"),
     "non-numeric body value": (lambda L: L[:30] + [_replace_token(L[30], 8, "1,5")] + L[31:], 31,
@@ -347,9 +348,10 @@ def test_load_ntu_cache_round_trip_and_second_load_uses_it(ntu_dir, tmp_path, mo
     assert cv.test.names == ["S001C001P001R001A001"]
 
 
-def test_load_ntu_parallel_matches_serial(ntu_dir):
+@pytest.mark.parametrize("mp_context", [None, "spawn"])
+def test_load_ntu_parallel_matches_serial(ntu_dir, mp_context):
     serial = load_ntu(ntu_dir, "cv", cache=None, workers=1, progress=False)
-    parallel = load_ntu(ntu_dir, "cv", cache=None, workers=2, progress=True)
+    parallel = load_ntu(ntu_dir, "cv", cache=None, workers=2, progress=True, mp_context=mp_context)
     assert parallel.train.names == serial.train.names and parallel.test.names == serial.test.names
     for x, y in zip(serial.train.sequences + serial.test.sequences,
                     parallel.train.sequences + parallel.test.sequences):

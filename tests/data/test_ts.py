@@ -129,6 +129,7 @@ BAD_TS = {
     "boolean without value": ("@missing\n@data\n1\n", 1, "got nothing"),
     "bad dimensions": ("@dimensions two\n@data\n1\n", 1, "@dimensions needs a positive integer"),
     "zero series length": ("@seriesLength 0\n@data\n1\n", 1, "@serieslength needs a positive integer"),
+    "huge series length": ("@seriesLength " + "9" * 5000 + "\n@data\n1\n", 1, "needs a positive integer"),
     "repeated tag": ("@missing false\n@classLabel true a\n@MISSING true\n@data\n1:a\n", 3, "repeated tag @missing"),
     "class labels missing": ("@classLabel true\n@data\n1:a\n", 1, "needs the list of class labels"),
     "class labels repeated": ("@classLabel true a b a\n@data\n1:a\n", 1, "lists ['a'] more than once"),
