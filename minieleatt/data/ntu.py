@@ -103,6 +103,9 @@ def read_skeleton(path):
 
     Returns a list with one entry per frame of the file (empty frames included,
     as empty lists); each entry is the list of that frame's ``Body`` tuples.
+    Tokens are split on any whitespace (so line ends may be ``\n`` or ``\r\n``;
+    a UTF-8 byte-order mark is ignored) and the structure is followed by
+    counting values, as the dataset's own MATLAB reader does.
     Raises ``DataFormatError`` (with the file and 1-based line) for anything that
     does not follow the format: a truncated file, counts that are not
     non-negative integers, a joint count other than 25, non-numeric or
@@ -120,6 +123,8 @@ def _parse_skeleton(raw, path):
     # block is a (25, 12) view of the converted array. When some token is not a
     # finite number the walk converts block by block instead, so the error can
     # say which field of which joint, body and frame is wrong.
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark left by some editor
+        raw = b"   " + raw[3:]
     tokens = raw.split()
     where = _TokenLocator(raw, tokens, path)
     values = _all_floats(tokens)

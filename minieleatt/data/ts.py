@@ -210,8 +210,9 @@ def _parse_data(lines, data_line, header, path, dtype):
             if not label:
                 raise DataFormatError("empty class label at the end of the line", path, number)
             if header.get("classlabel") and label not in classes:
-                raise DataFormatError(f"class label {label!r} is not among the declared @classLabel "
-                                      f"{header['classlabels']}", path, number)
+                hint = " (is the label missing or the line cut short?)" if "," in label else ""
+                raise DataFormatError(f"class label {_clip(label)} is not among the declared @classLabel "
+                                      f"{header['classlabels']}{hint}", path, number)
             if header.get("targetlabel"):
                 _target_value(label, path, number)
             labels.append(label)

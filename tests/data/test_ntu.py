@@ -140,6 +140,18 @@ def test_read_skeleton_zero_frames_is_valid(tmp_path):
     assert read_skeleton(write(tmp_path / "z.skeleton", "0\n")) == []
 
 
+def test_read_skeleton_ignores_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.skeleton"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(_two_frame_lines()).encode() + b"\n")
+    assert [len(f) for f in read_skeleton(path)] == [1, 1]
+    lines = _two_frame_lines()
+    lines[9] = _replace_token(lines[9], 0, "abc")
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())
+    with pytest.raises(DataFormatError) as info:
+        read_skeleton(path)
+    assert info.value.line == 10  # lines still counted from the first
+
+
 # --------------------------------------------------------------------------- names and splits
 
 

@@ -122,6 +122,8 @@ BAD_TS = {
     "empty value": (HEAD + "1,,2:3,4,5:a\n", 7, "value 2 of channel 1 is empty"),
     "infinite value": (HEAD + "1,2:3,1e999:a\n", 7, "infinite"),
     "label not declared": (HEAD + "1,2:3,4:a\n1,2:3,4:c\n", 8, "class label 'c' is not among"),
+    "line cut short": (HEAD + "1,2:3,4:a\n1,2:3,4\n", 8, "'3,4' is not among the declared @classLabel ['a', 'b'] "
+                       "(is the label missing"),
     "no label field": ("@classLabel true a\n@data\n1,2,3\n", 3, "found no ':'"),
     "empty label": (HEAD + "1,2:3,4:\n", 7, "empty class label"),
     "unknown tag": ("@problemName P\n@frequency 12\n@data\n1:a\n", 2, "unknown header tag '@frequency'"),
