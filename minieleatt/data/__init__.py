@@ -21,6 +21,7 @@ from .ntu import (
     preprocess_skeleton,
     read_skeleton,
     select_actors,
+    skip_reason,
     write_skeleton,
 )
 from .ts import ChannelNormalizer, UEASplit, find_uea, load_uea, read_ts, ts_batches
@@ -31,7 +32,7 @@ __all__ = [
     "Body", "NTUName", "NTUSplit", "NTUData", "SkippedSample", "SkipReport",
     "CS_TRAIN_SUBJECTS", "CV_TRAIN_CAMERAS", "CV_TEST_CAMERAS",
     "read_skeleton", "write_skeleton", "parse_ntu_name", "ntu_split",
-    "select_actors", "preprocess_skeleton", "load_ntu",
+    "select_actors", "preprocess_skeleton", "skip_reason", "load_ntu",
     # UEA/UCR .ts
     "read_ts", "ChannelNormalizer", "ts_batches", "UEASplit", "find_uea", "load_uea",
 ]
