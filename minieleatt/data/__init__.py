@@ -5,5 +5,34 @@ Everything here is NumPy on the host; arrays move to the device at the batch bou
 
 from .batching import pad_sequences
 from .joints import BONES, JOINT_NAMES, NUM_JOINTS
+from .ntu import (
+    CS_TRAIN_SUBJECTS,
+    CV_TEST_CAMERAS,
+    CV_TRAIN_CAMERAS,
+    Body,
+    NTUData,
+    NTUName,
+    NTUSplit,
+    SkippedSample,
+    SkipReport,
+    load_ntu,
+    ntu_split,
+    parse_ntu_name,
+    preprocess_skeleton,
+    read_skeleton,
+    select_actors,
+    skip_reason,
+    write_skeleton,
+)
+from .ts import ChannelNormalizer, UEASplit, find_uea, load_uea, read_ts, ts_batches
 
-__all__ = ["pad_sequences", "BONES", "JOINT_NAMES", "NUM_JOINTS"]
+__all__ = [
+    "pad_sequences", "BONES", "JOINT_NAMES", "NUM_JOINTS",
+    # NTU RGB+D
+    "Body", "NTUName", "NTUSplit", "NTUData", "SkippedSample", "SkipReport",
+    "CS_TRAIN_SUBJECTS", "CV_TRAIN_CAMERAS", "CV_TEST_CAMERAS",
+    "read_skeleton", "write_skeleton", "parse_ntu_name", "ntu_split",
+    "select_actors", "preprocess_skeleton", "skip_reason", "load_ntu",
+    # UEA/UCR .ts
+    "read_ts", "ChannelNormalizer", "ts_batches", "UEASplit", "find_uea", "load_uea",
+]
