@@ -31,6 +31,9 @@ class DataFormatError(MinieleattError, ValueError):
             where += ": "
         super().__init__(where + message)
 
+    def __reduce__(self):                       # keep path and line across processes (multiprocessing)
+        return type(self), (self.reason, self.path, self.line)
+
 
 class CheckpointError(MinieleattError, ValueError):
     """A checkpoint that cannot be loaded: truncated, corrupt or from another architecture."""

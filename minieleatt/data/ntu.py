@@ -603,14 +603,13 @@ def _list_skeletons(data_dir):
 def _process_file(path, settings):
     """Worker: ``(name, sequence or None, kind, detail, error)`` for one file.
 
-    ``error`` is ``(reason, path, line)`` of a DataFormatError, passed as plain
-    values because the exception's attributes do not survive pickling.
+    ``error`` is the ``DataFormatError`` of a malformed file (it pickles with its path and line).
     """
     name = os.path.basename(path)[: -len(".skeleton")]
     try:
         frames = read_skeleton(path)
     except DataFormatError as e:
-        return name, None, "format-error", str(e), (e.reason, e.path, e.line)
+        return name, None, "format-error", str(e), e
     seq = preprocess_skeleton(frames, min_body_frames=settings["min_body_frames"],
                               spread_ratio=settings["spread_ratio"],
                               noisy_frame_ratio=settings["noisy_frame_ratio"])
@@ -647,7 +646,7 @@ def _build_table(paths, settings, workers, progress, on_error, mp_context=None):
         for name, seq, kind, detail, error in results:
             bar.update(1)
             if error is not None and on_error == "raise":
-                raise DataFormatError(*error)
+                raise error
             if seq is None:
                 skipped.append(SkippedSample(name, kind, detail))
             else:

@@ -459,3 +459,13 @@ def test_load_ntu_bad_folders_and_arguments(tmp_path):
     (tmp_path / "odd" / "take1.skeleton").write_text("0\n")
     with pytest.raises(ValueError, match="'take1.skeleton' is not an NTU RGB\\+D sample name"):
         load_ntu(tmp_path / "odd", "cs", cache=None)
+
+
+def test_format_error_survives_pickling():
+    import pickle
+
+    from minieleatt.errors import DataFormatError
+
+    e = pickle.loads(pickle.dumps(DataFormatError("bad value", "f.skeleton", 7)))
+    assert (e.reason, e.path, e.line) == ("bad value", "f.skeleton", 7)
+    assert str(e) == "f.skeleton, line 7: bad value"
