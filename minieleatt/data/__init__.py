@@ -3,7 +3,15 @@
 Everything here is NumPy on the host; arrays move to the device at the batch boundary.
 """
 
-from .batching import pad_sequences
-from .joints import BONES, JOINT_NAMES, NUM_JOINTS
+from .augment import augment_batch, rotation_matrices
+from .batching import check_dataset, iterate_batches, pad_sequences
+from .joints import BONES, JOINT_NAMES, NUM_JOINTS, PARENT, REST_POSE, SPINE_MID
+from .synthetic import CLASS_NAMES, RELEVANT_JOINTS, SkeletonData, generate_skeletons, synthetic_splits
 
-__all__ = ["pad_sequences", "BONES", "JOINT_NAMES", "NUM_JOINTS"]
+__all__ = [
+    "pad_sequences", "BONES", "JOINT_NAMES", "NUM_JOINTS",
+    # joints, synthetic skeletons, batches, augmentation
+    "PARENT", "REST_POSE", "SPINE_MID",
+    "CLASS_NAMES", "RELEVANT_JOINTS", "SkeletonData", "generate_skeletons", "synthetic_splits",
+    "check_dataset", "iterate_batches", "augment_batch", "rotation_matrices",
+]
