@@ -31,3 +31,41 @@ def rotation_matrices(angles):
     R[..., 2, 1] = cb * sa
     R[..., 2, 2] = cb * ca
     return R
+
+
+def augment_batch(x, mask, rng, max_angle=0.3, noise_std=0.01):
+    """Rotate each sequence of a padded batch at random and add Gaussian noise; a new array.
+
+    ``x``: ``(T, B, C)`` float NumPy batch with ``C`` a multiple of 3 (``C // 3``
+    points, xyz, joint-major); ``mask``: ``(T, B)``, nonzero on valid steps;
+    ``rng``: ``np.random.Generator``. Sequence ``b`` gets one rotation
+    ``rotation_matrices(angles[b])`` with each angle ``~U(-max_angle, max_angle)``
+    (radians), applied about the origin to every point of every frame, then noise
+    ``~N(0, noise_std^2)`` on every coordinate. Padded steps stay zero, and so do
+    points that are exactly ``(0, 0, 0)`` (an absent second actor). Returns an array
+    of ``x``'s shape and dtype.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    x = np.asarray(x)
+    mask = np.asarray(mask)
+    if x.ndim != 3:
+        raise ValueError(f"augment_batch: x must have shape (T, B, C), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"augment_batch: x must be a float array, got dtype {x.dtype}")
+    T, B, C = x.shape
+    if C % 3:
+        raise ValueError(f"augment_batch: frames must hold xyz points, but C={C} is not a multiple of 3")
+    if mask.shape != (T, B):
+        raise ValueError(f"augment_batch: mask has shape {mask.shape}, expected (T, B) = {(T, B)}")
+    if not max_angle >= 0 or not noise_std >= 0:
+        raise ValueError(f"max_angle and noise_std must be >= 0, got {max_angle}, {noise_std}")
+
+    points = x.reshape(T, B, C // 3, 3).astype(np.float64)
+    R = rotation_matrices(rng.uniform(-max_angle, max_angle, (B, 3)))           # (B, 3, 3)
+    out = np.einsum("bij,tbkj->tbki", R, points)
+    if noise_std:
+        out += rng.normal(0.0, noise_std, out.shape)
+    keep = (mask != 0)[:, :, None] & np.any(points != 0, axis=-1)                # (T, B, C // 3)
+    out *= keep[..., None]
+    return out.reshape(T, B, C).astype(x.dtype)
