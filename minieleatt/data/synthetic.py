@@ -232,7 +232,7 @@ def _march(m, t):
     out = []
     for side, lift in (("Left", np.maximum(step, 0.0)), ("Right", np.maximum(-step, 0.0))):
         out += [(_limb(side, "Hip"), 0, a * 1.1 * lift * env),         # knee up
-                (_limb(side, "Knee"), 0, -a * 1.8 * lift * env)]       # shin hanging back
+                (_limb(side, "Knee"), 0, -a * 1.3 * lift * env)]       # shin about vertical
     return out
 
 
@@ -300,7 +300,7 @@ class _Draws(NamedTuple):
     motion: _Motion
     global_angles: np.ndarray    # (N, 3) pitch, yaw, roll
     translation: np.ndarray      # (N, 3)
-    sway: tuple                  # (amp, freq, phase), each (N, J, 3, K)
+    sway: tuple                  # (amp, freq, phase), each (N, J_swaying, 3, K)
     drift: tuple                 # (amp, freq, phase), each (N, 3, K)
     noise_seed: int
 
@@ -320,9 +320,9 @@ def _draw(rng, n, length, speed, amplitude, yaw, tilt, translation, distractor_f
                               rng.uniform(-tilt, tilt, n)], axis=1)
     position = np.array([0.0, 0.0, 3.0]) + rng.uniform(-translation, translation, (n, 3))
     K = _SWAY_COMPONENTS
-    sway = (rng.uniform(size=(n, NUM_JOINTS, 3, K)),
-            rng.uniform(*distractor_frequency, (n, NUM_JOINTS, 3, K)),
-            rng.uniform(0, 2 * np.pi, (n, NUM_JOINTS, 3, K)))
+    J = len(_SWAYING)
+    sway = (rng.uniform(size=(n, J, 3, K)), rng.uniform(*distractor_frequency, (n, J, 3, K)),
+            rng.uniform(0, 2 * np.pi, (n, J, 3, K)))
     drift = (rng.uniform(size=(n, 3, K)), rng.uniform(*distractor_frequency, (n, 3, K)),
              rng.uniform(0, 2 * np.pi, (n, 3, K)))
     return _Draws(motion, global_angles, position, sway, drift, int(rng.integers(2**63)))
@@ -333,7 +333,7 @@ def _chunk_positions(idx, source, draws, offsets, motion, distractor, t):
     n, T = len(idx), len(t)
     angles = np.zeros((n, T, NUM_JOINTS, 3))
     if distractor:
-        amp, freq, phase = (a[idx][:, _SWAYING] for a in draws.sway)
+        amp, freq, phase = (a[idx] for a in draws.sway)
         sway = _distractor_angles(amp, freq, phase, t)                  # (n, T, J_swaying, 3)
         angles[:, :, _SWAYING] = distractor * _DISTRACTOR_SCALE[_SWAYING, None] * sway
     if motion:
@@ -423,7 +423,7 @@ def generate_skeletons(n_per_class, subjects=None, num_subjects=20, seed=0, leng
     if subjects.size == 0 or np.any(subjects < 0) or len(np.unique(subjects)) != subjects.size:
         raise ValueError(f"subjects must be distinct non-negative ids, got {subjects.tolist()}")
     length = tuple(int(v) for v in _check_range("length", length, low=2))
-    speed, amplitude = _check_range("speed", speed, low=0.0), _check_range("amplitude", amplitude)
+    speed, amplitude = _check_range("speed", speed, low=1e-3), _check_range("amplitude", amplitude)
     distractor_frequency = _check_range("distractor_frequency", distractor_frequency, low=0.0)
     body_scale = _check_range("body_scale", body_scale, low=0.0)
     distractor, noise, motion = (_check_nonnegative(k, v) for k, v in
