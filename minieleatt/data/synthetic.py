@@ -76,8 +76,10 @@ _TIPS = (_J["HandTipLeft"], _J["ThumbLeft"], _J["HandTipRight"], _J["ThumbRight"
 _MIRROR = np.array([_J[n.replace("Right", "Left")] if n.endswith("Right") else i
                     for i, n in enumerate(JOINT_NAMES)])  # right joint -> its left twin, others -> self
 
-# Distractor sway: standard scale of the random local angles (radians) per joint at
-# distractor=1; joints without children have no rotation that moves anything.
+# Distractor sway at distractor=1: each local angle of joint j is
+#   scale[j] * sum_k a_k sin(2 pi f_k t + phi_k),  a_k ~ U(0, 1), f_k ~ U(distractor_frequency),
+# phi_k ~ U(0, 2 pi), k = 1.._SWAY_COMPONENTS (radians); joints without children sway
+# through their parents (their own rotation would move nothing). SpineBase is the body sway.
 _DISTRACTOR_SCALE = np.zeros(NUM_JOINTS)
 for _name, _scale in {
     "SpineBase": 0.04, "SpineMid": 0.05, "SpineShoulder": 0.05, "Neck": 0.15,
@@ -393,24 +395,30 @@ def generate_skeletons(n_per_class, subjects=None, num_subjects=20, seed=0, leng
       the random stream depends on ``seed`` and the subject ids, so calls with
       different subject lists draw independently.
     - ``length=(30, 60)``: frames per sequence, ``T_i`` uniform on the inclusive range (low >= 2).
-    - ``distractor=1.0``: scale of the class-independent random sway on every joint
-      and of the whole body (0 = none). Larger makes attention more useful and the task harder.
+    - ``distractor=1.0``: scale of the class-independent random sway: low-frequency
+      sinusoids of random amplitude and phase on the local angles of every joint
+      (up to 0.3 rad per component on the arms, 0.12-0.15 on the legs, 0.15 at the
+      neck, 0.04-0.05 along the spine) and a whole-body drift (2 cm per component) (0 = none).
+      It moves joints that matter for other classes; larger makes attention more
+      useful and the task harder.
     - ``noise=0.01``: std (metres) of the Gaussian sensor noise per coordinate;
       hand tips and thumbs get ``tip_noise=3.0`` times as much.
     - ``speed=(0.7, 1.4)``: range of the tempo factor of the class motion (frequency).
-    - ``amplitude=(0.8, 1.2)``: range of the per-sequence factor on the class motion's angles.
+    - ``amplitude=(0.8, 1.2)``: range of the per-sequence factor on the class motion's
+      main angles (not on those that make the hands meet in a clap or reach the head).
     - ``motion=1.0``: scale of every class motion (0 = no class signal at all).
     - ``yaw=0.5``: the body turns about the vertical by ``U(-yaw, yaw)`` radians;
       ``tilt=0.1``: pitch and roll ``U(-tilt, tilt)``; ``translation=0.3``: hip
-      centre within this many metres of ``(0, 0, 3)`` per axis (removed again by the
-      SpineMid centring, it only matters through float32 rounding).
+      centre within this many metres of ``(0, 0, 3)`` per axis (camera space; the
+      SpineMid centring removes it again, up to rounding).
     - ``distractor_frequency=(0.005, 0.04)``: cycles per frame of the sway sinusoids
       (class motions run at about 0.035-0.12).
     - ``body_scale=(0.85, 1.15)``, ``bone_jitter=0.05``: subject body proportions.
     - ``classes``: indices into ``CLASS_NAMES`` to generate (default all); labels are
       renumbered ``0 .. len(classes) - 1`` in the given order.
 
-    Returns ``SkeletonData``; the sequences are in a seeded random order.
+    Returns ``SkeletonData`` in a seeded random order: ``(T_i, 75)`` float32 frames,
+    joint-major xyz, translated so that SpineMid of the first frame is the origin.
     """
     n_per_class = _check_count("n_per_class", n_per_class)
     seed = _check_count("seed", seed, minimum=0)
