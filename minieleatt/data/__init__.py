@@ -3,8 +3,9 @@
 Everything here is NumPy on the host; arrays move to the device at the batch boundary.
 """
 
-from .batching import pad_sequences
-from .joints import BONES, JOINT_NAMES, NUM_JOINTS
+from .augment import augment_batch, rotation_matrices
+from .batching import check_dataset, iterate_batches, pad_sequences
+from .joints import BONES, JOINT_NAMES, NUM_JOINTS, PARENT, REST_POSE, SPINE_MID
 from .ntu import (
     CS_TRAIN_SUBJECTS,
     CV_TEST_CAMERAS,
@@ -24,10 +25,15 @@ from .ntu import (
     skip_reason,
     write_skeleton,
 )
+from .synthetic import CLASS_NAMES, RELEVANT_JOINTS, SkeletonData, generate_skeletons, synthetic_splits
 from .ts import ChannelNormalizer, UEASplit, find_uea, load_uea, read_ts, ts_batches
 
 __all__ = [
     "pad_sequences", "BONES", "JOINT_NAMES", "NUM_JOINTS",
+    # joints, synthetic skeletons, batches, augmentation
+    "PARENT", "REST_POSE", "SPINE_MID",
+    "CLASS_NAMES", "RELEVANT_JOINTS", "SkeletonData", "generate_skeletons", "synthetic_splits",
+    "check_dataset", "iterate_batches", "augment_batch", "rotation_matrices",
     # NTU RGB+D
     "Body", "NTUName", "NTUSplit", "NTUData", "SkippedSample", "SkipReport",
     "CS_TRAIN_SUBJECTS", "CV_TRAIN_CAMERAS", "CV_TEST_CAMERAS",
