@@ -26,7 +26,7 @@ from .ntu import (
     write_skeleton,
 )
 from .synthetic import CLASS_NAMES, RELEVANT_JOINTS, SkeletonData, generate_skeletons, synthetic_splits
-from .ts import ChannelNormalizer, UEASplit, find_uea, load_uea, read_ts, ts_batches
+from .ts import ChannelNormalizer, UEASplit, find_uea, load_uea, read_ts
 
 __all__ = [
     "pad_sequences", "BONES", "JOINT_NAMES", "NUM_JOINTS",
@@ -40,5 +40,5 @@ __all__ = [
     "read_skeleton", "write_skeleton", "parse_ntu_name", "ntu_split",
     "select_actors", "preprocess_skeleton", "skip_reason", "load_ntu",
     # UEA/UCR .ts
-    "read_ts", "ChannelNormalizer", "ts_batches", "UEASplit", "find_uea", "load_uea",
+    "read_ts", "ChannelNormalizer", "UEASplit", "find_uea", "load_uea",
 ]

@@ -85,9 +85,12 @@ def check_dataset(sequences, labels, num_classes):
             channels = shape[1]
         elif shape[1] != channels:
             raise ValueError(f"sequence {i} has {shape[1]} channels, sequence 0 has {channels}")
-        dtype = np.asarray(s).dtype
-        if not (np.issubdtype(dtype, np.number) and dtype != np.bool_):
-            raise TypeError(f"sequence {i} has non-numeric dtype {dtype}")
+        a = np.asarray(s)
+        if not (np.issubdtype(a.dtype, np.number) and a.dtype != np.bool_):
+            raise TypeError(f"sequence {i} has non-numeric dtype {a.dtype}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"sequence {i} holds NaN or inf (missing values?); fill them first, "
+                             "e.g. ChannelNormalizer().fit(train).transform(cases, fill_missing=0.0)")
     return _check_labels(labels, num_sequences, num_classes)
 
 

@@ -21,7 +21,7 @@ The pieces:
 
 * ``read_ts(path)``: cases as time-major ``(T_i, C)`` arrays, labels, parsed header.
 * ``ChannelNormalizer``: per-channel mean/std fitted on the training cases only.
-* ``ts_batches``: padded time-major mini-batches ``x (T, B, C)``, ``mask (T, B)``, ``y (B,)``.
+* batches: ``minieleatt.data.iterate_batches`` pads them into ``x (T, B, C)``, ``mask (T, B)``, ``y (B,)``.
 * ``find_uea`` / ``load_uea``: the small UEA sets bundled inside an installed
   ``aeon`` or ``sktime`` (found without importing those packages).
 """
@@ -378,36 +378,6 @@ def _valid_rows(cases, mask):
 
 
 # --------------------------------------------------------------------------- batches
-
-
-def ts_batches(cases, labels, batch_size, *, shuffle=False, rng=None, dtype="float32", drop_last=False):
-    """Yield padded time-major mini-batches ``(x, mask, y, index)``.
-
-    ``cases``: list of N arrays ``(T_i, C)`` without NaN (normalise and fill them
-    first, e.g. ``ChannelNormalizer().fit(train).transform(cases)``);
-    ``labels``: N integers. Each batch: ``x (T, B, C)`` and ``mask (T, B)`` of
-    ``dtype`` from ``pad_sequences`` (``T`` is the longest case in the batch,
-    zeros and mask 0 after each case's end), ``y (B,)`` int64 and ``index (B,)``
-    the positions in ``cases``. ``shuffle`` draws the order from ``rng`` (a
-    ``numpy.random.Generator`` or a seed).
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    if len(labels) != len(cases):
-        raise ValueError(f"ts_batches: {len(cases)} cases but {len(labels)} labels")
-    if batch_size < 1:
-        raise ValueError(f"ts_batches: batch_size must be at least 1, got {batch_size}")
-    for i, a in enumerate(cases):
-        if np.isnan(np.asarray(a, dtype=np.float64)).any():
-            raise ValueError(f"ts_batches: case {i} holds NaN (missing values); "
-                             "fill them first, e.g. ChannelNormalizer.transform(..., fill_missing=0.0)")
-    order = np.arange(len(cases))
-    if shuffle:
-        np.random.default_rng(rng).shuffle(order)
-    stop = len(order) - len(order) % batch_size if drop_last else len(order)
-    for start in range(0, stop, batch_size):
-        index = order[start:start + batch_size]
-        x, mask = pad_sequences([cases[i] for i in index], dtype=dtype)
-        yield x, mask, labels[index], index
 
 
 # --------------------------------------------------------------------------- bundled UEA sets

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from minieleatt.data import ts
-from minieleatt.data.ts import ChannelNormalizer, find_uea, load_uea, read_ts, ts_batches
+from minieleatt.data import iterate_batches
+from minieleatt.data.ts import ChannelNormalizer, find_uea, load_uea, read_ts
 from minieleatt.errors import DataFormatError
 
 
@@ -252,10 +253,10 @@ def test_normalizer_misuse():
 # --------------------------------------------------------------------------- batches
 
 
-def test_ts_batches_pad_mask_and_cover_every_case():
+def test_cases_batch_with_padding_masks_and_every_case():
     cases = [np.full((t, 2), t, dtype=np.float64) for t in (3, 1, 4, 2, 5)]
     labels = [0, 1, 2, 1, 0]
-    batches = list(ts_batches(cases, labels, batch_size=2))
+    batches = list(iterate_batches(cases, labels, batch_size=2))
     assert [b[0].shape for b in batches] == [(3, 2, 2), (4, 2, 2), (5, 1, 2)]
     x, mask, y, index = batches[1]
     assert x.dtype == np.float32 and mask.dtype == np.float32 and y.dtype == np.int64
@@ -263,7 +264,7 @@ def test_ts_batches_pad_mask_and_cover_every_case():
     np.testing.assert_array_equal(y, [2, 1])
     np.testing.assert_array_equal(mask[:, 1], [1, 1, 0, 0])
     np.testing.assert_array_equal(x[:, 1, 0], [2, 2, 0, 0])
-    shuffled = list(ts_batches(cases, labels, batch_size=2, shuffle=True, rng=0, drop_last=True))
+    shuffled = list(iterate_batches(cases, labels, batch_size=2, rng=np.random.default_rng(0), drop_last=True))
     assert len(shuffled) == 2
     seen = np.concatenate([b[3] for b in shuffled])
     assert len(set(seen.tolist())) == 4
@@ -272,9 +273,9 @@ def test_ts_batches_pad_mask_and_cover_every_case():
         np.testing.assert_array_equal(mask.sum(axis=0), [len(cases[i]) for i in index])
 
 
-def test_ts_batches_refuses_missing_values():
-    with pytest.raises(ValueError, match="case 1 holds NaN"):
-        next(ts_batches([np.zeros((2, 1)), np.array([[np.nan]])], [0, 1], batch_size=2))
+def test_batches_refuse_missing_values():
+    with pytest.raises(ValueError, match="sequence 1 holds NaN or inf"):
+        iterate_batches([np.zeros((2, 1)), np.array([[np.nan]])], [0, 1], batch_size=2)
 
 
 # --------------------------------------------------------------------------- bundled UEA sets
@@ -303,7 +304,7 @@ def test_japanese_vowels():
     assert {c.shape[1] for c in train.cases + test.cases} == {12}
     assert len(train.classes) == 9 and set(test.labels) == set(range(9))
     norm = ChannelNormalizer().fit(train.cases)
-    batch = next(ts_batches(norm.transform(test.cases), test.labels, batch_size=32))
+    batch = next(iterate_batches(norm.transform(test.cases), test.labels, batch_size=32))
     assert batch[0].shape[1:] == (32, 12) and batch[1].shape == batch[0].shape[:2]
 
 
