@@ -4,7 +4,15 @@ Argument parsing and printing only; the work is done by the library.
 """
 
 import argparse
+import json
+import os
 import sys
+
+from .errors import MinieleattError
+
+
+# defaults of `minieleatt compare`, chosen to finish in about five minutes on 2 CPU cores
+COMPARE_TRAIN, COMPARE_TEST, COMPARE_EPOCHS = 200, 60, 10
 
 
 def _cmd_gradcheck(args):
@@ -33,6 +41,145 @@ def _cmd_gradcheck(args):
     return 1 if failed else 0
 
 
+# ----------------------------------------------------------------------------- train and compare
+
+def _add_model_options(p, single=True):
+    g = p.add_argument_group("model")
+    if single:
+        g.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="gru")
+        g.add_argument("--attention-layers", type=int, default=None, metavar="M",
+                       help="the first M layers carry the attention gate (default: all)")
+    g.add_argument("--layers", type=int, default=3, help="recurrent layers (default 3)")
+    g.add_argument("--hidden", type=int, default=100, help="neurons per layer (default 100)")
+    g.add_argument("--attention", choices=["sigmoid", "softmax"], default="sigmoid",
+                   help="the gate's activation (default sigmoid, the paper's; softmax is its ablation)")
+    g.add_argument("--reset-after", action="store_true", help="GRU: the cuDNN/PyTorch variant")
+    g.add_argument("--dropout", type=float, default=0.5)
+    g.add_argument("--readout", choices=["mean", "last"], default="mean",
+                   help="average the scores over the valid steps (default) or take the last valid step")
+
+
+def _add_training_options(p, epochs):
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=epochs)
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    g.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005, the paper's)")
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--clip", type=float, default=1.0, help="clip the gradients' global norm (0: off)")
+    g.add_argument("--lr-patience", type=int, default=3,
+                   help="epochs without a better validation accuracy before the learning rate is cut by 10")
+    g.add_argument("--early-stop", type=int, default=8, help="stop after this many epochs without improvement")
+    g.add_argument("--no-augment", action="store_true", help="no random rotation and noise (skeleton data)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    g.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    g.add_argument("--out", default=None, help="output folder")
+    g.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+
+
+def _add_data_options(p, default_train, default_test):
+    g = p.add_argument_group("data")
+    g.add_argument("--data", choices=["synthetic", "ntu", "ts"], default="synthetic",
+                   help="synthetic skeleton actions (default, no download), NTU RGB+D skeletons, or a UEA/UCR set")
+    g.add_argument("--data-dir", default=None, help="NTU: the folder of .skeleton files; ts: a UEA archive folder")
+    g.add_argument("--protocol", choices=["cs", "cv"], default="cs", help="NTU: cross-subject or cross-view")
+    g.add_argument("--ts-name", default=None, help="ts: a problem name, e.g. BasicMotions (bundled with aeon)")
+    g.add_argument("--train-file", default=None, help="ts: the _TRAIN.ts file")
+    g.add_argument("--test-file", default=None, help="ts: the _TEST.ts file")
+    g.add_argument("--train-per-class", type=int, default=default_train, help="synthetic: training sequences per class")
+    g.add_argument("--test-per-class", type=int, default=default_test, help="synthetic: test sequences per class")
+    g.add_argument("--motion", type=float, default=None, help="synthetic: strength of the class motion")
+    g.add_argument("--distractor", type=float, default=None,
+                   help="synthetic: strength of the motion that carries no class information")
+
+
+def _load_data(args):
+    from .data.sources import load_splits
+
+    if args.data == "synthetic":
+        kw = {"n_train_per_class": args.train_per_class, "n_test_per_class": args.test_per_class, "seed": args.seed}
+        if args.motion is not None:
+            kw["motion"] = args.motion
+        if args.distractor is not None:
+            kw["distractor"] = args.distractor
+        return load_splits("synthetic", **kw)
+    if args.data == "ntu":
+        if not args.data_dir:
+            raise SystemExit("minieleatt: --data ntu needs --data-dir, the folder of .skeleton files")
+        return load_splits("ntu", data_dir=args.data_dir, protocol=args.protocol, seed=args.seed,
+                           progress=not args.quiet)
+    return load_splits("ts", name=args.ts_name, train_file=args.train_file, test_file=args.test_file,
+                       data_dir=args.data_dir, seed=args.seed)
+
+
+def _config(args, splits, cell=None, attention_layers=None):
+    from .train import TrainConfig
+
+    m = args.layers if attention_layers is None else attention_layers
+    return TrainConfig(cell=cell or args.cell, hidden_size=args.hidden, num_layers=args.layers, attention_layers=m,
+                       attention=args.attention, reset_after=args.reset_after, dropout=args.dropout,
+                       readout=args.readout, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                       weight_decay=args.weight_decay, clip=args.clip, batch_size=args.batch_size,
+                       epochs=args.epochs, lr_patience=args.lr_patience, early_stop=args.early_stop,
+                       augment=splits.skeleton and not args.no_augment, seed=args.seed, device=args.device,
+                       dtype=args.dtype)
+
+
+def _log(args):
+    return (lambda *a, **k: None) if args.quiet else print
+
+
+def _cmd_train(args):
+    from . import viz
+    from .train import Trainer
+
+    out = args.out or os.path.join("runs", f"{args.cell}-m{args.attention_layers}-{args.data}")
+    splits = _load_data(args)
+    config = _config(args, splits, attention_layers=args.attention_layers)
+    log = _log(args)
+    log(f"data: {splits.description}; {len(splits.train.labels)} train, {len(splits.val.labels)} validation, "
+        f"{len(splits.test.labels)} test sequences")
+    trainer = Trainer(config, splits.train, splits.val, out_dir=out, progress=not args.quiet, log=log)
+    log(f"model: {config.num_layers} x {config.cell.upper()}({config.hidden_size}), gate in the first "
+        f"{config.attention_layers} layer(s), {trainer.net.num_params} parameters, device {config.device}")
+    result = trainer.fit(resume=args.resume)
+    test_loss, test_acc = trainer.evaluate(splits.test)
+    summary = {"test_acc": test_acc, "test_loss": test_loss, "best_val_acc": result["best_val_acc"],
+               "best_epoch": result["best_epoch"], "epochs": result["epochs"], "seconds": result["seconds"],
+               "data": splits.description, "config": vars(args) | {"func": None}}
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1, default=str)
+    viz.save(viz.plot_loss_curves({f"{config.cell} m={config.attention_layers}": result["history"]}),
+             os.path.join(out, "loss_curve.png"))
+    print(f"test accuracy {100 * test_acc:.1f} % (loss {test_loss:.4f}) with the best validation epoch "
+          f"{result['best_epoch']}; checkpoints, metrics.jsonl, summary.json and loss_curve.png in {out}")
+    return 0
+
+
+def _cmd_compare(args):
+    from .experiment import model_specs, run_comparison, settings_of, write_report
+
+    out = args.out
+    splits = _load_data(args)
+    cells = args.cells
+    specs = model_specs(cells, args.attention_layers_list, args.layers)
+    log = _log(args)
+    log(f"data: {splits.description}; {len(splits.train.labels)} train, {len(splits.val.labels)} validation, "
+        f"{len(splits.test.labels)} test sequences")
+    base = _config(args, splits, cell=cells[0], attention_layers=0)
+    results, histories, attention = run_comparison(specs, splits.train, splits.val, splits.test, base, out_dir=out,
+                                                   relevant_joints=splits.relevant_joints,
+                                                   progress=not args.quiet, log=log)
+    table = write_report(results, histories, attention, out, splits.class_names, splits.relevant_joints,
+                         settings_of(base, data=splits.description))
+    print(table)
+    print(f"\nresults.md, results.json, loss_curves.png, accuracy.png"
+          f"{', attention_skeleton.png' if attention and splits.relevant_joints else ''} in {out}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="minieleatt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +193,24 @@ def build_parser():
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes (default 1e-6)")
     g.set_defaults(func=_cmd_gradcheck)
+
+    t = sub.add_parser("train", help="train one model and evaluate it on the test split")
+    _add_model_options(t)
+    _add_data_options(t, default_train=300, default_test=100)
+    _add_training_options(t, epochs=30)
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    t.set_defaults(func=_cmd_train)
+
+    c = sub.add_parser("compare", help="the paper's experiment: stacks with the gate in 0..L layers, or cells "
+                                       "with and without it; writes a table and three figures")
+    c.add_argument("--cells", nargs="+", choices=["rnn", "lstm", "gru"], default=["gru"],
+                   help="one cell: the layer-replacement sweep; several: each with and without the gate")
+    c.add_argument("--attention-layers", dest="attention_layers_list", nargs="+", type=int, default=None,
+                   metavar="M", help="which m to train (default 0..layers for one cell, 0 and layers for several)")
+    _add_model_options(c, single=False)
+    _add_data_options(c, default_train=COMPARE_TRAIN, default_test=COMPARE_TEST)
+    _add_training_options(c, epochs=COMPARE_EPOCHS)
+    c.set_defaults(func=_cmd_compare, out="runs/compare")
     return parser
 
 
@@ -57,6 +222,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (MinieleattError, FileNotFoundError) as exc:
+        print(f"minieleatt {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

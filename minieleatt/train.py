@@ -88,7 +88,10 @@ class Trainer:
     def __init__(self, config, train_data, val_data=None, out_dir=None, progress=True, log=print):
         self.config = config.check()
         self.train_data, self.val_data = train_data, val_data
-        self.num_classes = check_dataset(train_data.sequences, train_data.labels)
+        labels = check_dataset(train_data.sequences, train_data.labels, None)
+        names = getattr(train_data, "class_names", None)
+        self.num_classes = len(names) if names else int(labels.max()) + 1
+        check_dataset(train_data.sequences, labels, self.num_classes)
         if val_data is not None:
             check_dataset(val_data.sequences, val_data.labels, self.num_classes)
         input_size = int(np.asarray(train_data.sequences[0]).shape[1])
@@ -141,7 +144,8 @@ class Trainer:
                 x = augment_batch(x, mask, self.rng, max_angle=c.rotation, noise_std=c.noise)
             x = x.astype(c.dtype, copy=False)
             x, mask, y = self._device_batch(x, mask.astype(c.dtype, copy=False), y)
-            loss, n_correct, grads = self.net.loss_and_grads(x, y, mask, rng=self.rng)
+            with np.errstate(over="ignore", invalid="ignore"):   # a diverging run is reported just below
+                loss, n_correct, grads = self.net.loss_and_grads(x, y, mask, rng=self.rng)
             if not math.isfinite(loss):
                 bar.close()
                 raise TrainingError(

@@ -124,3 +124,21 @@ def _batches(sequences, labels, order, batch_size):
         index = order[start:start + batch_size]
         x, mask = pad_sequences([sequences[i] for i in index], dtype="float32")
         yield x, mask, labels[index], index
+
+
+def stratified_holdout(labels, fraction, rng, minimum=1):
+    """A boolean mask that holds out ``round(fraction * n_c)`` of each class's ``n_c`` members,
+    at least ``minimum`` and at most ``n_c - 1`` (when ``n_c > 1``), drawn with ``rng``."""
+    labels = np.asarray(labels)
+    if not 0.0 <= float(fraction) < 1.0:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
+    held = np.zeros(len(labels), dtype=bool)
+    if fraction == 0:
+        return held
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        n = int(round(fraction * members.size))
+        if members.size > 1:
+            n = min(max(n, minimum), members.size - 1)
+        held[rng.choice(members, n, replace=False)] = True
+    return held

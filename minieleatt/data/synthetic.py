@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .augment import rotation_matrices
+from .batching import stratified_holdout
 from .joints import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENT, REST_POSE, SPINE_MID, children, descendants, topological_order
 
 CLASS_NAMES = (
@@ -497,9 +498,6 @@ def synthetic_splits(n_train_per_class=300, n_test_per_class=100, val_fraction=0
 
     train = generate_skeletons(n_train_per_class, subjects=train_ids, seed=seed, **generator_kwargs)
     test = generate_skeletons(n_test_per_class, subjects=test_ids, seed=seed, **generator_kwargs)
-    rng = np.random.default_rng([seed, _SEQUENCE_STREAM + 1])
-    held = np.zeros(len(train.labels), dtype=bool)
-    for c in range(len(train.class_names)):
-        members = np.flatnonzero(train.labels == c)
-        held[rng.choice(members, int(round(val_fraction * members.size)), replace=False)] = True
+    held = stratified_holdout(train.labels, val_fraction, np.random.default_rng([seed, _SEQUENCE_STREAM + 1]),
+                              minimum=0)
     return {"train": train.take(~held), "val": train.take(held), "test": test}

@@ -1,0 +1,167 @@
+"""The paper's experiments in miniature: train several stacks on one dataset and compare them.
+
+- Layer replacement (the paper's central experiment): a 3-layer stack in which
+  the first m = 0, 1, 2, 3 layers carry the attention gate ("m-EleAtt-GRU + n-GRU").
+- Cells: each cell (RNN, LSTM, GRU) with and without the gate.
+
+``run_comparison`` trains the models one after another with the same data,
+seed and settings and returns one result per model; ``write_report`` writes
+the results table (Markdown and JSON) and the three figures (loss curves,
+accuracies, attention on the skeleton).
+"""
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from . import viz
+from .data.joints import REST_POSE
+from .train import Trainer
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a comparison."""
+
+    label: str
+    cell: str
+    attention_layers: int
+
+
+def model_specs(cells=("gru",), attention_layers=None, num_layers=3):
+    """The models to compare.
+
+    One cell: the layer-replacement sweep, m in ``attention_layers`` (default 0..num_layers),
+    labelled as in the paper ("3-GRU", "1-EleAtt-GRU + 2-GRU", ..., "3-EleAtt-GRU").
+    Several cells: each with m = 0 and m = num_layers (default), labelled "GRU" / "EleAtt-GRU".
+    """
+    if not cells:
+        raise ValueError("model_specs: name at least one cell")
+    if attention_layers is None:
+        attention_layers = range(num_layers + 1) if len(cells) == 1 else (0, num_layers)
+    specs = []
+    for cell in cells:
+        name = cell.upper()
+        for m in attention_layers:
+            if not 0 <= m <= num_layers:
+                raise ValueError(f"attention layers must be from 0 to {num_layers}, got {m}")
+            if len(cells) == 1:
+                if m == 0:
+                    label = f"{num_layers}-{name}"
+                elif m == num_layers:
+                    label = f"{num_layers}-EleAtt-{name}"
+                else:
+                    label = f"{m}-EleAtt-{name} + {num_layers - m}-{name}"
+            else:
+                label = name if m == 0 else (f"EleAtt-{name}" if m == num_layers else f"{m}-EleAtt-{name}")
+            specs.append(ModelSpec(label, cell, int(m)))
+    return specs
+
+
+def _slug(label):
+    return "".join(c if c.isalnum() else "_" for c in label).strip("_").lower()
+
+
+def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joints=None, progress=True, log=print):
+    """Train every model of ``specs`` with ``config`` (cell and attention_layers replaced per model).
+
+    ``relevant_joints``: per class, the joints that matter (skeleton data), to score the
+    first layer's attention. Returns (results, histories, attention) where results is a
+    list of dicts (one per model), histories maps label -> per-epoch history, and
+    attention maps label -> (C, D) mean first-layer gate response per class on the test set.
+    """
+    results, histories, attention = [], {}, {}
+    for spec in specs:
+        cfg = replace(config, cell=spec.cell, attention_layers=spec.attention_layers)
+        folder = None if out_dir is None else os.path.join(out_dir, "models", _slug(spec.label))
+        log(f"== {spec.label}: {cfg.cell}, {cfg.num_layers} x {cfg.hidden_size}, gate in the first "
+            f"{spec.attention_layers} layer(s)")
+        trainer = Trainer(cfg, train, val, out_dir=folder, progress=progress, log=log)
+        t0 = time.perf_counter()
+        fit = trainer.fit()
+        seconds = time.perf_counter() - t0
+        test_loss, test_acc = trainer.evaluate(test)
+        last = fit["history"][-1]
+        row = {"model": spec.label, "cell": spec.cell, "attention_layers": spec.attention_layers,
+               "test_acc": test_acc, "test_loss": test_loss, "best_val_acc": fit["best_val_acc"],
+               "best_epoch": fit["best_epoch"], "final_train_loss": last["train_loss"],
+               "final_val_loss": last["val_loss"], "epochs": fit["epochs"], "seconds": seconds,
+               "seconds_per_epoch": seconds / max(fit["epochs"], 1), "parameters": trainer.net.num_params,
+               "attention_ratio": None}
+        if spec.attention_layers >= 1:
+            att = trainer.class_attention(test)
+            attention[spec.label] = att
+            if relevant_joints is not None:
+                row["attention_ratio"] = float(viz.attention_ratio(viz.joint_attention(att), relevant_joints).mean())
+        results.append(row)
+        histories[spec.label] = fit["history"]
+        log(f"   test accuracy {test_acc:.3f}, loss {test_loss:.4f}, {fit['epochs']} epochs, {seconds:.0f} s"
+            + ("" if row["attention_ratio"] is None else f", attention ratio {row['attention_ratio']:.2f}"))
+    return results, histories, attention
+
+
+def results_table(results):
+    """The results as a Markdown table."""
+    lines = ["| model | test acc. | test loss | final train loss | final val loss | epochs | time (s) | s/epoch "
+             "| attention ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        ratio = "–" if r["attention_ratio"] is None else f"{r['attention_ratio']:.2f}"
+        lines.append(f"| {r['model']} | {100 * r['test_acc']:.1f} % | {r['test_loss']:.3f} | "
+                     f"{r['final_train_loss']:.3f} | {r['final_val_loss']:.3f} | {r['epochs']} | "
+                     f"{r['seconds']:.0f} | {r['seconds_per_epoch']:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def write_report(results, histories, attention, out_dir, class_names=None, relevant_joints=None, settings=None,
+                 figure_classes=None):
+    """Write results.md, results.json, loss_curves.png, accuracy.png and, when there is
+    attention on skeleton data, attention_skeleton.png. Returns the Markdown table."""
+    os.makedirs(out_dir, exist_ok=True)
+    table = results_table(results)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump({"results": results, "settings": settings or {}, "histories": histories}, f, indent=1)
+    notes = []
+    if any(r["attention_ratio"] is not None for r in results):
+        notes.append("Attention ratio: the first layer's mean gate response (x, y, z summed per joint) on the "
+                     "joints each action moves, over the mean on the other joints, averaged over classes; "
+                     "1.0 means no preference.")
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write("# Comparison\n\n" + table + "\n\n" + "\n".join(notes) + "\n")
+        if settings:
+            f.write("\nSettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + "\n")
+    viz.save(viz.plot_loss_curves(histories), os.path.join(out_dir, "loss_curves.png"))
+    labels = [r["model"] for r in results]
+    viz.save(viz.plot_accuracy_bars(labels, [r["test_acc"] for r in results], title="Test accuracy",
+                                    baseline=results[0]["test_acc"]), os.path.join(out_dir, "accuracy.png"))
+    if attention and relevant_joints is not None and class_names is not None:
+        label = max(attention, key=lambda k: next(r["attention_layers"] for r in results if r["model"] == k))
+        joints = viz.joint_attention(attention[label])
+        classes = list(range(len(class_names))) if figure_classes is None else list(figure_classes)
+        fig = viz.plot_skeleton_attention(joints[classes], REST_POSE, [class_names[c] for c in classes],
+                                          [relevant_joints[c] for c in classes],
+                                          title=f"{label}: first layer's attention per joint "
+                                                f"(red rings: the joints the action moves)")
+        viz.save(fig, os.path.join(out_dir, "attention_skeleton.png"))
+    return table
+
+
+def settings_of(config, **extra):
+    """A flat dict of the run's settings for the report."""
+    d = asdict(config)
+    d.pop("cell", None)
+    d.pop("attention_layers", None)
+    d.update(extra)
+    return d
+
+
+def mean_over_seeds(results_by_seed):
+    """Average the accuracy of each model over several seeds: label -> (mean, std)."""
+    out = {}
+    for results in results_by_seed:
+        for r in results:
+            out.setdefault(r["model"], []).append(r["test_acc"])
+    return {k: (float(np.mean(v)), float(np.std(v))) for k, v in out.items()}
