@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from . import viz
-from .data.joints import REST_POSE
 from .train import Trainer
 
 
@@ -141,7 +140,7 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
         label = max(attention, key=lambda k: next(r["attention_layers"] for r in results if r["model"] == k))
         joints = viz.joint_attention(attention[label])
         classes = list(range(len(class_names))) if figure_classes is None else list(figure_classes)
-        fig = viz.plot_skeleton_attention(joints[classes], REST_POSE, [class_names[c] for c in classes],
+        fig = viz.plot_skeleton_attention(joints[classes], viz.display_pose(), [class_names[c] for c in classes],
                                           [relevant_joints[c] for c in classes],
                                           title=f"{label}: first layer's attention per joint "
                                                 f"(red rings: the joints the action moves)")

@@ -11,7 +11,7 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
-from .data.joints import BONES, NUM_JOINTS
+from .data.joints import BONES, JOINT_INDEX, NUM_JOINTS, REST_POSE
 
 COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 
@@ -96,6 +96,20 @@ def attention_ratio(joint_weights, relevant):
     return np.array(ratios)
 
 
+def display_pose(pose=REST_POSE, abduction=0.6):
+    """A pose to draw the skeleton from the front: ``pose`` (25, 3) with the arms lifted
+    sideways by ``abduction`` rad about the shoulders, so that the hands stand clear of the hips."""
+    pose = np.array(pose, dtype=float)
+    for side, sign in (("Left", 1.0), ("Right", -1.0)):
+        shoulder = pose[JOINT_INDEX[f"Shoulder{side}"]]
+        c, s = np.cos(sign * abduction), np.sin(sign * abduction)
+        rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])       # about z: in the frontal plane
+        for name in ("Elbow", "Wrist", "Hand", "HandTip", "Thumb"):
+            j = JOINT_INDEX[f"{name}{side}"]
+            pose[j] = shoulder + rot @ (pose[j] - shoulder)
+    return pose
+
+
 def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, title=None, ncols=None):
     """The attention drawn on the skeleton, one panel per class (the paper's visualisation).
 
@@ -113,7 +127,7 @@ def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, tit
     K = w.shape[0]
     ncols = ncols or min(K, 5)
     nrows = -(-K // ncols)
-    fig = Figure(figsize=(2.3 * ncols, 3.3 * nrows + 0.4))
+    fig = Figure(figsize=(2.6 * ncols, 3.3 * nrows + 0.4))
     lo, hi = w.min(), w.max()
     norm = (w - lo) / (hi - lo) if hi > lo else np.full_like(w, 0.5)
     ratios = attention_ratio(w, relevant) if relevant is not None else None
@@ -121,12 +135,15 @@ def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, tit
         ax = fig.add_subplot(nrows, ncols, k + 1)
         for a, b in BONES:
             ax.plot(pose[[a, b], 0], pose[[a, b], 1], color="0.55", lw=1.5, zorder=1)
-        sc = ax.scatter(pose[:, 0], pose[:, 1], s=20 + 380 * norm[k], c=w[k], cmap="viridis", vmin=lo, vmax=hi,
+        sc = ax.scatter(pose[:, 0], pose[:, 1], s=8 + 220 * norm[k], c=w[k], cmap="viridis", vmin=lo, vmax=hi,
                         edgecolors="k", linewidths=0.5, zorder=2)
         if relevant is not None:
             rel = list(relevant[k])
-            ax.scatter(pose[rel, 0], pose[rel, 1], s=40 + 380 * norm[k, rel], facecolors="none",
+            ax.scatter(pose[rel, 0], pose[rel, 1], s=30 + 220 * norm[k, rel], facecolors="none",
                        edgecolors="red", linewidths=1.5, zorder=3)
+        pad = 0.08 * np.ptp(pose[:, :2], axis=0).max()
+        ax.set_xlim(pose[:, 0].min() - pad, pose[:, 0].max() + pad)
+        ax.set_ylim(pose[:, 1].min() - pad, pose[:, 1].max() + pad)
         name = class_names[k]
         ax.set_title(name if ratios is None else f"{name}\nratio {ratios[k]:.2f}", fontsize=9)
         ax.set_aspect("equal")            # +x is the person's left: facing us, it is on our right
