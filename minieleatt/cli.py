@@ -222,7 +222,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (MinieleattError, FileNotFoundError) as exc:
+    except (MinieleattError, FileNotFoundError, ValueError) as exc:
         print(f"minieleatt {args.command}: {exc}", file=sys.stderr)
         return 2
 

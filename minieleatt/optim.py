@@ -166,23 +166,35 @@ class ReduceLROnPlateau:
 
 
 class EarlyStopping:
-    """Stop when the monitored value (higher is better) has not improved for ``patience`` epochs."""
+    """Stop when the monitored value (higher is better) has not improved for ``patience`` epochs.
+
+    An epoch that ties the best value but has a lower ``loss`` also counts as an
+    improvement (on a small validation set the accuracy ties often), so the best
+    checkpoint is the most accurate one and, among those, the one with the lowest loss.
+    """
 
     def __init__(self, patience=8, threshold=1e-4):
         self.patience, self.threshold = int(patience), float(threshold)
         self.best, self.bad_epochs, self.best_epoch = -math.inf, 0, -1
+        self.best_loss = math.inf
 
-    def step(self, value, epoch):
+    def step(self, value, epoch, loss=None):
         """Record one epoch; returns (improved, stop)."""
-        if value > self.best + self.threshold:
-            self.best, self.bad_epochs, self.best_epoch = value, 0, epoch
-            return True, False
-        self.bad_epochs += 1
-        return False, self.patience > 0 and self.bad_epochs >= self.patience
+        better = value > self.best + self.threshold
+        tie_but_lower_loss = (not better and loss is not None and abs(value - self.best) <= self.threshold
+                              and loss < self.best_loss)
+        if better or tie_but_lower_loss:
+            self.best, self.best_epoch = max(value, self.best), epoch
+            self.best_loss = math.inf if loss is None else loss
+        # a tie keeps the patience running: only a higher value resets it
+        self.bad_epochs = 0 if better else self.bad_epochs + 1
+        return better or tie_but_lower_loss, self.patience > 0 and self.bad_epochs >= self.patience
 
     def state(self):
-        return {"best": self.best, "bad_epochs": self.bad_epochs, "best_epoch": self.best_epoch}
+        return {"best": self.best, "bad_epochs": self.bad_epochs, "best_epoch": self.best_epoch,
+                "best_loss": self.best_loss}
 
     def load_state(self, state):
         self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
         self.best_epoch = int(state["best_epoch"])
+        self.best_loss = float(state.get("best_loss", math.inf))

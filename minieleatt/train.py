@@ -87,6 +87,8 @@ class Trainer:
 
     def __init__(self, config, train_data, val_data=None, out_dir=None, progress=True, log=print):
         self.config = config.check()
+        if val_data is not None and len(val_data.labels) == 0:
+            val_data = None                 # too little data to hold any out: select on the training accuracy
         self.train_data, self.val_data = train_data, val_data
         labels = check_dataset(train_data.sequences, train_data.labels, None)
         names = getattr(train_data, "class_names", None)
@@ -293,7 +295,7 @@ class Trainer:
             val_loss, val_acc = self.evaluate(self.val_data) if self.val_data is not None else (train_loss, train_acc)
             lr = self.optimizer.lr
             self.epoch += 1
-            improved, stop = self.stopper.step(val_acc, self.epoch)
+            improved, stop = self.stopper.step(val_acc, self.epoch, val_loss)
             self.scheduler.step(val_acc)
             row = {"epoch": self.epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                    "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}

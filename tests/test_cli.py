@@ -1,3 +1,4 @@
+import json
 import sys
 
 from minieleatt.cli import main
@@ -24,3 +25,47 @@ def test_gradcheck_on_gpu_without_one_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "cupy", None)
     assert main(["gradcheck", "--device", "gpu"]) == 2
     assert "needs CuPy, which is not installed" in capsys.readouterr().err
+
+
+def test_train_and_resume_end_to_end_on_tiny_synthetic_data(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--cell", "lstm", "--attention-layers", "1", "--layers", "2", "--hidden", "8",
+            "--train-per-class", "6", "--test-per-class", "2", "--epochs", "2", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    for name in ("last.npz", "best.npz", "metrics.jsonl", "summary.json", "loss_curve.png"):
+        assert (out / name).exists(), name
+    args[args.index("--epochs") + 1] = "3"
+    assert main(args + ["--resume"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 3
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_compare_end_to_end_writes_the_table_and_three_figures(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--hidden", "8", "--layers", "2", "--train-per-class", "6", "--test-per-class", "2",
+                 "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for label in ("2-GRU", "1-EleAtt-GRU + 1-GRU", "2-EleAtt-GRU"):
+        assert f"| {label} |" in printed
+    for name in ("results.md", "results.json", "loss_curves.png", "accuracy.png", "attention_skeleton.png"):
+        assert (out / name).stat().st_size > 0, name
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert [r["attention_layers"] for r in results] == [0, 1, 2]
+    assert results[0]["attention_ratio"] is None and results[2]["attention_ratio"] > 0
+
+
+def test_compare_cells_with_and_without_the_gate(tmp_path, capsys):
+    assert main(["compare", "--cells", "rnn", "lstm", "--hidden", "6", "--layers", "1", "--train-per-class", "4",
+                 "--test-per-class", "2", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for label in ("RNN", "EleAtt-RNN", "LSTM", "EleAtt-LSTM"):
+        assert f"| {label} |" in printed
+
+
+def test_bad_data_options_are_clear_errors(tmp_path, capsys):
+    assert main(["train", "--data", "ntu", "--data-dir", str(tmp_path), "--quiet", "--out", str(tmp_path)]) == 2
+    assert "no *.skeleton file in" in capsys.readouterr().err
+    assert main(["train", "--data", "ts", "--quiet", "--out", str(tmp_path)]) == 2
+    assert "needs a problem name" in capsys.readouterr().err

@@ -88,6 +88,11 @@ def test_early_stopping_and_state_round_trip():
     assert stop.step(0.4, 2) == (False, False)
     assert stop.step(0.5, 3) == (False, True)
     assert stop.best_epoch == 1
+    tie = EarlyStopping(patience=2)
+    assert tie.step(0.5, 1, loss=0.9) == (True, False)
+    assert tie.step(0.5, 2, loss=0.7) == (True, False)         # same accuracy, lower loss: the better epoch
+    assert tie.step(0.5, 3, loss=0.8) == (False, True)         # ... but a tie does not reset the patience
+    assert tie.best_epoch == 2
     again = EarlyStopping(patience=2)
     again.load_state(stop.state())
     assert again.state() == stop.state()
