@@ -89,12 +89,14 @@ def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joint
                "best_epoch": fit["best_epoch"], "final_train_loss": last["train_loss"],
                "final_val_loss": last["val_loss"], "epochs": fit["epochs"], "seconds": seconds,
                "seconds_per_epoch": seconds / max(fit["epochs"], 1), "parameters": trainer.net.num_params,
-               "attention_ratio": None}
+               "attention_ratio": None, "attention_selectivity": None}
         if spec.attention_layers >= 1:
             att = trainer.class_attention(test)
             attention[spec.label] = att
             if relevant_joints is not None:
-                row["attention_ratio"] = float(viz.attention_ratio(viz.joint_attention(att), relevant_joints).mean())
+                joints = viz.joint_attention(att)
+                row["attention_ratio"] = float(viz.attention_ratio(joints, relevant_joints).mean())
+                row["attention_selectivity"] = float(viz.attention_selectivity(joints, relevant_joints).mean())
         results.append(row)
         histories[spec.label] = fit["history"]
         log(f"   test accuracy {test_acc:.3f}, loss {test_loss:.4f}, {fit['epochs']} epochs, {seconds:.0f} s"
@@ -105,13 +107,17 @@ def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joint
 def results_table(results):
     """The results as a Markdown table."""
     lines = ["| model | test acc. | test loss | final train loss | final val loss | epochs | time (s) | s/epoch "
-             "| attention ratio |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| attention ratio | selectivity |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def num(v):
+        return "–" if v is None else f"{v:.2f}"
+
     for r in results:
-        ratio = "–" if r["attention_ratio"] is None else f"{r['attention_ratio']:.2f}"
         lines.append(f"| {r['model']} | {100 * r['test_acc']:.1f} % | {r['test_loss']:.3f} | "
                      f"{r['final_train_loss']:.3f} | {r['final_val_loss']:.3f} | {r['epochs']} | "
-                     f"{r['seconds']:.0f} | {r['seconds_per_epoch']:.1f} | {ratio} |")
+                     f"{r['seconds']:.0f} | {r['seconds_per_epoch']:.1f} | {num(r['attention_ratio'])} | "
+                     f"{num(r.get('attention_selectivity'))} |")
     return "\n".join(lines)
 
 
@@ -127,7 +133,9 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
     if any(r["attention_ratio"] is not None for r in results):
         notes.append("Attention ratio: the first layer's mean gate response (x, y, z summed per joint) on the "
                      "joints each action moves, over the mean on the other joints, averaged over classes; "
-                     "1.0 means no preference.")
+                     "1.0 means no preference. Selectivity: the response on an action's joints in that action "
+                     "over the response on the same joints in the other actions, averaged over classes; above "
+                     "1.0 the gate opens those joints for this action rather than for every action.")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("# Comparison\n\n" + table + "\n\n" + "\n".join(notes) + "\n")
         if settings:

@@ -110,6 +110,26 @@ def display_pose(pose=REST_POSE, abduction=0.6):
     return pose
 
 
+def attention_selectivity(joint_weights, relevant):
+    """How much more a class's relevant joints are attended in that class than in the others.
+
+    joint_weights: (K, J); relevant: K collections of joint indices. Entry k is the mean
+    response on class k's relevant joints for class k, over the mean response on those same
+    joints for the other classes: above 1 when the gate opens them for this action, not
+    merely for every action (which the ratio of ``attention_ratio`` cannot tell apart).
+    """
+    w = np.asarray(joint_weights, dtype=float)
+    K = w.shape[0]
+    if K < 2:
+        raise ValueError("attention_selectivity needs at least two classes")
+    out = []
+    for k, rel in enumerate(relevant):
+        rel = list(rel)
+        others = np.delete(np.arange(K), k)
+        out.append(w[k, rel].mean() / w[np.ix_(others, rel)].mean())
+    return np.array(out)
+
+
 def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, title=None, ncols=None):
     """The attention drawn on the skeleton, one panel per class (the paper's visualisation).
 
