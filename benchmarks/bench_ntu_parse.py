@@ -20,17 +20,11 @@ import time
 
 import numpy as np
 
+from minieleatt.data.joints import REST_POSE, SPINE_MID
 from minieleatt.data.ntu import Body, load_ntu, preprocess_skeleton, read_skeleton
 
-# A standing pose in Kinect camera space (metres), 25 joints in JOINT_NAMES order.
-_POSE = np.array([
-    [0.00, -0.30, 0.0], [0.00, 0.00, 0.0], [0.00, 0.30, 0.0], [0.00, 0.45, 0.0],
-    [-0.18, 0.22, 0.0], [-0.28, -0.02, 0.0], [-0.32, -0.25, 0.0], [-0.33, -0.32, 0.0],
-    [0.18, 0.22, 0.0], [0.28, -0.02, 0.0], [0.32, -0.25, 0.0], [0.33, -0.32, 0.0],
-    [-0.09, -0.32, 0.0], [-0.10, -0.72, 0.0], [-0.10, -1.10, 0.0], [-0.10, -1.16, 0.1],
-    [0.09, -0.32, 0.0], [0.10, -0.72, 0.0], [0.10, -1.10, 0.0], [0.10, -1.16, 0.1],
-    [0.00, 0.24, 0.0], [-0.34, -0.40, 0.0], [-0.30, -0.36, 0.0], [0.34, -0.40, 0.0], [0.30, -0.36, 0.0],
-])
+# The package's standing pose (metres), SpineMid at the origin.
+_POSE = REST_POSE - REST_POSE[SPINE_MID]
 
 
 def synthetic_frames(rng, n_frames=100, n_bodies=1, n_empty=2):

@@ -3,15 +3,10 @@
 
 import numpy as np
 
-# A standing pose (metres), 25 joints in JOINT_NAMES order; SpineMid (index 1) at the origin.
-POSE = np.array([
-    [0.00, -0.30, 0.0], [0.00, 0.00, 0.0], [0.00, 0.30, 0.0], [0.00, 0.45, 0.0],
-    [-0.18, 0.22, 0.0], [-0.28, -0.02, 0.0], [-0.32, -0.25, 0.0], [-0.33, -0.32, 0.0],
-    [0.18, 0.22, 0.0], [0.28, -0.02, 0.0], [0.32, -0.25, 0.0], [0.33, -0.32, 0.0],
-    [-0.09, -0.32, 0.0], [-0.10, -0.72, 0.0], [-0.10, -1.10, 0.0], [-0.10, -1.16, 0.1],
-    [0.09, -0.32, 0.0], [0.10, -0.72, 0.0], [0.10, -1.10, 0.0], [0.10, -1.16, 0.1],
-    [0.00, 0.24, 0.0], [-0.34, -0.40, 0.0], [-0.30, -0.36, 0.0], [0.34, -0.40, 0.0], [0.30, -0.36, 0.0],
-])
+from minieleatt.data.joints import REST_POSE, SPINE_MID
+
+# The package's standing pose (metres), 25 joints in JOINT_NAMES order; SpineMid (index 1) at the origin.
+POSE = REST_POSE - REST_POSE[SPINE_MID]
 
 BIG_ID = 72057594037931101  # > 2**53, as in the real files
 
