@@ -139,6 +139,7 @@ def _parse_skeleton(raw, path):
                       "(truncated file?)")
     frames = []
     pos = 1
+    n_bodies_total = 0
     for f in range(n_frames):
         n_bodies = where.count(pos, f"the body count of frame {f + 1}")
         if n_bodies * (_BODY_HEAD_TOKENS + _JOINT_TOKENS) > n_tokens - pos - 1:
@@ -166,8 +167,10 @@ def _parse_skeleton(raw, path):
             bodies.append(Body(body_id, info, joints.reshape(NUM_JOINTS, len(JOINT_FIELDS))))
             pos = end
         frames.append(bodies)
+        n_bodies_total += n_bodies
     if pos != n_tokens:
         where.fail(pos, f"unexpected data after the last of the {n_frames} frames")
+    where.check_line_count(1 + n_frames + n_bodies_total * (2 + NUM_JOINTS))
     return frames
 
 
@@ -242,11 +245,75 @@ class _TokenLocator:
             lines.pop()
         return max(1, len(lines))
 
+    def first_misshapen_line(self):
+        """(line, message) of the first line whose number of values breaks the format, or None.
+
+        Walks the lines as the format lays them out (the frame count; per frame the
+        body count; per body its 10-value line, the joint count and 25 joint lines of
+        12 values), so that a value missing from one line is reported on that line
+        rather than where the shifted count runs out. Only called on an error.
+        """
+        lines = self.raw.split(b"\n")
+        k = 0
+
+        def take(expected, what):
+            nonlocal k
+            while k < len(lines) and not lines[k].strip():
+                k += 1
+            if k >= len(lines):
+                return None, None
+            tokens = lines[k].split()
+            k += 1
+            if len(tokens) != expected:
+                return k, (f"{len(tokens)} value{'s' if len(tokens) != 1 else ''} on the line of {what}, "
+                           f"expected {expected}")
+            return tokens, None
+
+        def count(tokens):
+            return int(tokens[0]) if tokens[0].isdigit() and len(tokens[0]) <= 20 else None
+
+        tokens, bad = take(1, "the frame count")
+        if bad or tokens is None or count(tokens) is None:
+            return (tokens, bad) if bad else None
+        for f in range(count(tokens)):
+            tokens, bad = take(1, f"the body count of frame {f + 1}")
+            if bad or tokens is None or count(tokens) is None or count(tokens) > _KINECT_MAX_BODIES:
+                return (tokens, bad) if bad else None
+            for b in range(int(tokens[0])):
+                what = f"body {b + 1} of frame {f + 1}"
+                fields = (1 + len(BODY_INFO_FIELDS), f"the body line of {what} (bodyID and 9 values)")
+                for expected, label in (fields, (1, f"the joint count of {what}")):
+                    tokens, bad = take(expected, label)
+                    if bad or tokens is None:
+                        return (tokens, bad) if bad else None
+                for j in range(NUM_JOINTS):
+                    tokens, bad = take(len(JOINT_FIELDS), f"joint {j} ({JOINT_NAMES[j]}) of {what} "
+                                                          f"({' '.join(JOINT_FIELDS)})")
+                    if bad or tokens is None:
+                        return (tokens, bad) if bad else None
+        return None
+
     def fail(self, i, message):
-        raise DataFormatError(message, self.path, self.line_of(i))
+        line = self.line_of(i)
+        misshapen = self.first_misshapen_line()
+        if misshapen is not None and misshapen[0] <= line:
+            raise DataFormatError(misshapen[1], self.path, misshapen[0])
+        raise DataFormatError(message, self.path, line)
 
     def eof(self, what):
+        misshapen = self.first_misshapen_line()
+        if misshapen is not None and misshapen[0] < self.last_line():       # a cut last line is a truncation
+            raise DataFormatError(misshapen[1], self.path, misshapen[0])
         raise DataFormatError(f"file ends early: expected {what}", self.path, self.last_line())
+
+    def check_line_count(self, expected):
+        """The values all fit, but do the lines? ``expected`` non-blank lines; else the first misshapen one."""
+        lines = self.raw.count(b"\n") + (0 if self.raw.endswith(b"\n") else 1)
+        if lines == expected or sum(1 for line in self.raw.split(b"\n") if line.strip()) == expected:
+            return
+        misshapen = self.first_misshapen_line()
+        line, message = misshapen if misshapen else (self.last_line(), f"{expected} lines expected")
+        raise DataFormatError(message, self.path, line)
 
 
 def write_skeleton(path, frames):
