@@ -8,11 +8,12 @@ import json
 import os
 import sys
 
+from .data.sources import EXPERIMENT_DATA
 from .errors import MinieleattError
 
 
 # defaults of `minieleatt compare`, chosen to finish in about five minutes on 2 CPU cores
-COMPARE_TRAIN, COMPARE_TEST, COMPARE_EPOCHS = 200, 60, 10
+COMPARE_EPOCHS = 20
 
 
 def _cmd_gradcheck(args):
@@ -79,7 +80,7 @@ def _add_training_options(p, epochs):
     g.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
 
 
-def _add_data_options(p, default_train, default_test):
+def _add_data_options(p):
     g = p.add_argument_group("data")
     g.add_argument("--data", choices=["synthetic", "ntu", "ts"], default="synthetic",
                    help="synthetic skeleton actions (default, no download), NTU RGB+D skeletons, or a UEA/UCR set")
@@ -88,23 +89,22 @@ def _add_data_options(p, default_train, default_test):
     g.add_argument("--ts-name", default=None, help="ts: a problem name, e.g. BasicMotions (bundled with aeon)")
     g.add_argument("--train-file", default=None, help="ts: the _TRAIN.ts file")
     g.add_argument("--test-file", default=None, help="ts: the _TEST.ts file")
-    g.add_argument("--train-per-class", type=int, default=default_train, help="synthetic: training sequences per class")
-    g.add_argument("--test-per-class", type=int, default=default_test, help="synthetic: test sequences per class")
-    g.add_argument("--motion", type=float, default=None, help="synthetic: strength of the class motion")
-    g.add_argument("--distractor", type=float, default=None,
-                   help="synthetic: strength of the motion that carries no class information")
+    g.add_argument("--train-per-class", type=int, default=EXPERIMENT_DATA["n_train_per_class"],
+                   help="synthetic: training sequences per class (default %(default)s)")
+    g.add_argument("--test-per-class", type=int, default=EXPERIMENT_DATA["n_test_per_class"],
+                   help="synthetic: test sequences per class (default %(default)s)")
+    g.add_argument("--motion", type=float, default=EXPERIMENT_DATA["motion"],
+                   help="synthetic: strength of the class motion (default %(default)s; 1 = full)")
+    g.add_argument("--distractor", type=float, default=EXPERIMENT_DATA["distractor"],
+                   help="synthetic: strength of the sway that carries no class information (default %(default)s)")
 
 
 def _load_data(args):
     from .data.sources import load_splits
 
     if args.data == "synthetic":
-        kw = {"n_train_per_class": args.train_per_class, "n_test_per_class": args.test_per_class, "seed": args.seed}
-        if args.motion is not None:
-            kw["motion"] = args.motion
-        if args.distractor is not None:
-            kw["distractor"] = args.distractor
-        return load_splits("synthetic", **kw)
+        return load_splits("synthetic", n_train_per_class=args.train_per_class, n_test_per_class=args.test_per_class,
+                           motion=args.motion, distractor=args.distractor, seed=args.seed)
     if args.data == "ntu":
         if not args.data_dir:
             raise SystemExit("minieleatt: --data ntu needs --data-dir, the folder of .skeleton files")
@@ -196,7 +196,7 @@ def build_parser():
 
     t = sub.add_parser("train", help="train one model and evaluate it on the test split")
     _add_model_options(t)
-    _add_data_options(t, default_train=300, default_test=100)
+    _add_data_options(t)
     _add_training_options(t, epochs=30)
     t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     t.set_defaults(func=_cmd_train)
@@ -208,7 +208,7 @@ def build_parser():
     c.add_argument("--attention-layers", dest="attention_layers_list", nargs="+", type=int, default=None,
                    metavar="M", help="which m to train (default 0..layers for one cell, 0 and layers for several)")
     _add_model_options(c, single=False)
-    _add_data_options(c, default_train=COMPARE_TRAIN, default_test=COMPARE_TEST)
+    _add_data_options(c)
     _add_training_options(c, epochs=COMPARE_EPOCHS)
     c.set_defaults(func=_cmd_compare, out="runs/compare")
     return parser
