@@ -768,8 +768,7 @@ def _unpack(ex, out, param_names):
             if not isinstance(item, dict):
                 raise _Malformed(f"the last item of {want} must be a dict of parameter gradients, "
                                  f"got {type(item).__name__}.")
-            for k in param_names:
-                grads[k] = item.get(k)
+            grads.update((k, item[k]) for k in param_names if k in item)
             extra = sorted(set(item) - set(param_names))
             if extra:
                 raise _Malformed(f"grads has unexpected keys {extra}; the parameters are {param_names}.")
@@ -852,7 +851,7 @@ def _compare(p, out, tol):
         try:
             g = np.asarray(g, dtype=np.float64)
         except (TypeError, ValueError):
-            rows[key] = GradientResult(_label(key), want, float("nan"), False, "is not an array of numbers.")
+            rows[key] = GradientResult(_label(key), want, float("nan"), False, "not an array of numbers.")
             continue
         if g.shape != want:
             rows[key] = GradientResult(_label(key), want, float("nan"), False, _shape_hint(g.shape, want, B))
