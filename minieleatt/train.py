@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .backend import to_device, to_host
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -41,7 +41,7 @@ class TrainConfig:
     cell: str = "gru"                # 'rnn' | 'lstm' | 'gru'
     hidden_size: int = 100
     num_layers: int = 3
-    attention_layers: int = 3        # the first m layers carry the gate
+    attention_layers: int = None     # the first m layers carry the gate (None: all of them)
     attention: str = "sigmoid"       # the gate's activation: 'sigmoid' | 'softmax'
     reset_after: bool = False        # GRU variant
     dropout: float = 0.5             # after every recurrent layer
