@@ -20,6 +20,16 @@ def sigmoid(z):
     return s
 
 
+def sigmoid_(z):
+    """``sigmoid`` in place: ``z`` becomes σ(z), by the same arithmetic (for the fast paths)."""
+    xp = get_array_module(z)
+    z *= 0.5
+    xp.tanh(z, out=z)
+    z *= 0.5
+    z += 0.5
+    return z
+
+
 def sigmoid_grad_from_output(s):
     """Derivative of the sigmoid, given its output ``s``: ``s * (1 - s)``."""
     return s * (1 - s)
@@ -41,6 +51,15 @@ def softmax(z, axis=-1):
     e = xp.exp(z - z.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
+
+
+def softmax_(z, axis=-1):
+    """``softmax`` in place along ``axis`` (for the fast paths)."""
+    xp = get_array_module(z)
+    z -= z.max(axis=axis, keepdims=True)
+    xp.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z
 
 
 def softmax_backward(ds, s, axis=-1):

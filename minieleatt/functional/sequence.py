@@ -13,6 +13,7 @@
   through them, and after the loop form every weight gradient as one large
   product over all steps.
 - ``carry`` / ``split_by_mask``: the masking of padded steps (state carried over).
+- ``use_fast_path`` / ``feature_major``: what the CPU fast paths (``gru.py``) share.
 """
 
 from typing import NamedTuple
@@ -21,6 +22,21 @@ from ..backend import check_float_array, get_array_module
 from .attention import gate_backward, gate_forward, resolve_attention
 
 GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
+
+# The CPU fast paths (see ``_gru_forward_fast``) run on NumPy arrays when this is True. Set it to
+# False to run the plain code everywhere (the tests and the benchmark compare the two).
+FAST_PATH = True
+
+
+def use_fast_path(xp):
+    """True when a cell's fast path applies: NumPy arrays, fast paths on. CuPy runs the plain code."""
+    return FAST_PATH and getattr(xp, "__name__", "") == "numpy"
+
+
+def feature_major(xp, a):
+    """(T, B, K) -> the same values as (T, K, B), C-contiguous: a view when ``a`` is already stored
+    that way (the fast paths return their arrays so), else a copy."""
+    return xp.ascontiguousarray(a.transpose(0, 2, 1))
 
 
 # ----------------------------------------------------------------------------- checks
