@@ -24,6 +24,7 @@ return the same ``GRUCache`` values, so either backward accepts either cache.
 from typing import NamedTuple
 
 from ..backend import get_array_module
+from .fused import kernels_for
 from .activations import sigmoid, sigmoid_, sigmoid_grad_from_output, softmax_, tanh, tanh_grad_from_output
 from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state, feature_major,
                        flat, order_grads, require_cache, split_by_mask, use_fast_path)
@@ -69,9 +70,16 @@ def _gru_forward_plain(s, x, params, h0, reset_after, keep_cache):
     # reset-before: the candidate multiplies r ⊙ h_{t-1}, so only [W_hr W_hz] join the fused product
     inp = GatedInput(x, params, s.kind, h_cols=None if reset_after else 2 * H, keep=keep_cache)
     W_hn = params["W_h"][:, 2 * H:]
+    kernels = kernels_for(xp)                                     # CuPy: the step's element-wise work fused
     for t in range(T):
         h_prev = h_all[t]
+        m_t = None if s.mask is None else s.mask[t]
         gx, gh = inp.step(t, h_prev)                              # x̃_t W_x + b,  h_{t-1} W_h
+        if kernels is not None:
+            g = gates[t] if keep_cache else xp.empty_like(gx)
+            hn = None if not reset_after else hn_all[t] if keep_cache else xp.empty_like(h_prev)
+            kernels.gru_forward(gx, gh, h_prev, m_t, params.get("b_hn"), W_hn, g, hn, h_all[t + 1])
+            continue
         rz = sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H])
         r, z = rz[:, :H], rz[:, H:]
         if reset_after:
@@ -80,7 +88,7 @@ def _gru_forward_plain(s, x, params, h0, reset_after, keep_cache):
         else:
             n = tanh(gx[:, 2 * H:] + (r * h_prev) @ W_hn)
         h = n + z * (h_prev - n)                                  # (1 - z) ⊙ n + z ⊙ h_{t-1}
-        h_all[t + 1] = carry(None if s.mask is None else s.mask[t], h, h_prev)
+        h_all[t + 1] = carry(m_t, h, h_prev)
         if keep_cache:
             gates[t, :, : 2 * H] = rz
             gates[t, :, 2 * H:] = n
@@ -118,8 +126,16 @@ def _gru_backward_plain(xp, dhs, dh_T, cache):
     W_hn = p["W_h"][:, 2 * H:]
     grad = GatedInputGrad(x, cache.attention, p, cache.W_hcat, cache.kind, 3 * H, 3 * H if after else 2 * H,
                           shared=False)
+    kernels = kernels_for(xp)                                     # CuPy: the step's element-wise work fused
     for t in reversed(range(T)):
-        dh, dh_carry = split_by_mask(dhs[t] + dh_next, None if mask is None else mask[t])
+        m_t = None if mask is None else mask[t]
+        if kernels is not None:
+            dh_prev = kernels.gru_backward(dhs[t], dh_next, gates[t], cache.hn[t] if after else None, h_all[t], m_t,
+                                           grad.dgx(t), grad.dgh(t), W_hn)
+            dh_prev += grad.step(t)
+            dh_next = dh_prev
+            continue
+        dh, dh_carry = split_by_mask(dhs[t] + dh_next, m_t)
         h_prev = h_all[t]
         r, z, n = gates[t, :, :H], gates[t, :, H: 2 * H], gates[t, :, 2 * H:]
         dgx, dgh = grad.dgx(t), grad.dgh(t)

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
+from .fused import kernels_for
 from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state,
                        order_grads, require_cache, split_by_mask)
 
@@ -71,14 +72,21 @@ def lstm_forward(x, params, state=None, mask=None, attention="sigmoid", keep_cac
     if keep_cache:
         c_all[0] = c_prev
     inp = GatedInput(x, params, s.kind, keep=keep_cache)
+    kernels = kernels_for(xp)                                     # CuPy: the step's element-wise work in one kernel
     for t in range(T):
         h_prev = h_all[t]
+        m_t = None if s.mask is None else s.mask[t]
         gx, gh = inp.step(t, h_prev)                              # x̃_t W_x + b,  h_{t-1} W_h
+        if kernels is not None:
+            c = c_all[t + 1] if keep_cache else xp.empty_like(c_prev)
+            act = gates[t] if keep_cache else xp.empty_like(gx)
+            kernels.lstm_forward(gx, gh, c_prev, h_prev, m_t, act, c, h_all[t + 1])
+            c_prev = c
+            continue
         act = lstm_activate(gx + gh, H, None if gates is None else gates[t])
         i, f, g, o = act[:, :H], act[:, H: 2 * H], act[:, 2 * H: 3 * H], act[:, 3 * H:]
         c = f * c_prev + i * g
         h = o * tanh(c)
-        m_t = None if s.mask is None else s.mask[t]
         c_prev = carry(m_t, c, c_prev)
         h_all[t + 1] = carry(m_t, h, h_prev)
         if keep_cache:
@@ -107,8 +115,18 @@ def lstm_backward(dhs, cache, dstate_T=None):
     dc_next = check_grad("dc_T", dc_T, (B, H), x.dtype, xp)
     grad = GatedInputGrad(x, cache.attention, cache.params, cache.W_hcat, cache.kind, 4 * H, 4 * H, shared=True)
     tanh_c = tanh(c_all[1:])                                      # tanh(c_t) for all steps at once
+    kernels = kernels_for(xp)                                     # CuPy: one fused kernel
     for t in reversed(range(T)):
         m_t = None if mask is None else mask[t]
+        if kernels is not None:
+            dc_prev, dh_carry = xp.empty_like(dc_next), xp.empty_like(dh_next)
+            kernels.lstm_backward(dhs[t], dh_next, dc_next, gates[t], tanh_c[t], c_all[t], m_t, grad.dgx(t),
+                                  dc_prev, dh_carry)
+            dc_next = dc_prev
+            dh_next = grad.step(t)
+            if m_t is not None:
+                dh_next += dh_carry
+            continue
         dh, dh_carry = split_by_mask(dhs[t] + dh_next, m_t)
         dc, dc_carry = split_by_mask(dc_next, m_t)
         act, tc = gates[t], tanh_c[t]

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from .activations import tanh, tanh_grad_from_output
+from .fused import kernels_for
 from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state,
                        order_grads, require_cache, split_by_mask)
 
@@ -43,11 +44,16 @@ def rnn_forward(x, params, h0=None, mask=None, attention="sigmoid", keep_cache=T
     h_all = xp.empty((T + 1, B, s.H), dtype=s.dtype)
     h_all[0] = check_state("h0", h0, B, s.H, s.dtype, xp)
     inp = GatedInput(x, params, s.kind, keep=keep_cache)
+    kernels = kernels_for(xp)                        # CuPy: the step's element-wise work in one kernel
     for t in range(T):
         h_prev = h_all[t]
+        m_t = None if s.mask is None else s.mask[t]
         gx, gh = inp.step(t, h_prev)                 # x̃_t W_x + b,  h_{t-1} W_h
+        if kernels is not None:
+            kernels.rnn_forward(gx, gh, h_prev, m_t, h_all[t + 1])
+            continue
         h = tanh(gx + gh)
-        h_all[t + 1] = carry(None if s.mask is None else s.mask[t], h, h_prev)
+        h_all[t + 1] = carry(m_t, h, h_prev)
     hs = h_all[1:]
     if not keep_cache:
         return hs, RNNCache(None, None, None, None, None, None, s.kind, hs[-1])
@@ -68,9 +74,16 @@ def rnn_backward(dhs, cache, dh_T=None):
     dhs = check_grad("dhs", dhs, (T, B, H), x.dtype, xp)
     dh_next = check_grad("dh_T", dh_T, (B, H), x.dtype, xp)
     grad = GatedInputGrad(x, A, cache.params, cache.W_hcat, cache.kind, H, H, shared=True)
+    kernels = kernels_for(xp)                                           # CuPy: one fused kernel
     for t in reversed(range(T)):
-        dh, dh_carry = split_by_mask(dhs[t] + dh_next, None if mask is None else mask[t])
-        grad.dgx(t)[...] = dh * tanh_grad_from_output(h_all[t + 1])   # undo h = tanh(pre)
+        m_t = None if mask is None else mask[t]
+        if kernels is not None:
+            dh_carry = xp.empty_like(dh_next)
+            kernels.rnn_backward(dhs[t], dh_next, h_all[t + 1], m_t, grad.dgx(t), dh_carry)
+            dh_carry = None if m_t is None else dh_carry
+        else:
+            dh, dh_carry = split_by_mask(dhs[t] + dh_next, m_t)
+            grad.dgx(t)[...] = dh * tanh_grad_from_output(h_all[t + 1])   # undo h = tanh(pre)
         dh_next = grad.step(t)                                          # undo pre = x̃ W_x + h W_h + b
         if dh_carry is not None:
             dh_next += dh_carry                                         # undo the carry of a padded step
