@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))          # this checkout's package, before any ins
 import numpy as np  # noqa: E402
 
 from minieleatt.backend import to_device  # noqa: E402
-from minieleatt.functional import GATE_COUNT  # noqa: E402
+from minieleatt.functional import GATE_COUNT, sequence  # noqa: E402
 from minieleatt.layers import EleAttGRU, EleAttLSTM, EleAttRNN  # noqa: E402
 
 T, D_IN, H, LAYERS = 100, 75, 100, 3
@@ -168,14 +168,31 @@ def time_cases(cases, repeats, sync, warmup=2, pause=0.02):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def matmul_rate(xp, sync, n=2048, repeats=7):
-    """GFLOP/s of an n x n float32 matrix product (median of the repeats)."""
+MM_N = 2048
+
+
+def matmul_case(xp):
+    """An n x n float32 matrix product (n = 2048): the machine's large-product rate, timed with the cases."""
     rng = np.random.default_rng(0)
-    a = xp.asarray(rng.standard_normal((n, n), dtype=np.float32))
-    b = xp.asarray(rng.standard_normal((n, n), dtype=np.float32))
-    out = xp.empty((n, n), dtype=xp.float32)
-    t = time_cases({"mm": lambda: xp.matmul(a, b, out=out)}, repeats, sync, warmup=2, pause=0)["mm"]
-    return 2 * n ** 3 / t / 1e9
+    a = xp.asarray(rng.standard_normal((MM_N, MM_N), dtype=np.float32))
+    b = xp.asarray(rng.standard_normal((MM_N, MM_N), dtype=np.float32))
+    out = xp.empty((MM_N, MM_N), dtype=xp.float32)
+    return lambda: xp.matmul(a, b, out=out)
+
+
+def mm_rate(seconds):
+    return 2 * MM_N ** 3 / seconds / 1e9
+
+
+def plain_path(fn):
+    """``fn`` with the CPU fast paths switched off (the plain code, for comparison)."""
+    def run():
+        sequence.FAST_PATH = False
+        try:
+            return fn()
+        finally:
+            sequence.FAST_PATH = True
+    return run
 
 
 # ----------------------------------------------------------------------------- our stacks
@@ -186,6 +203,7 @@ def forward_flops(cell, attention, B):
     return 2 * B * per_step * T
 
 
+PLAIN = "gru + gate, plain path"   # the same stack with the CPU fast path switched off
 CONFIGS = [  # (label, cell, attention, reset_after)
     ("rnn", "rnn", False, False), ("rnn + gate", "rnn", True, False),
     ("lstm", "lstm", False, False), ("lstm + gate", "lstm", True, False),
@@ -230,12 +248,16 @@ def _owner(a):
     return a
 
 
-def cache_bytes(layers, x):
+def cache_bytes(layers, x, plain=False):
     """Bytes of memory each layer's training cache holds, per step (its own arrays; not x, params)."""
     caches, h = [], x
-    for layer in layers:
-        h, cache = layer.forward(h)
-        caches.append(cache)
+    sequence.FAST_PATH = not plain
+    try:
+        for layer in layers:
+            h, cache = layer.forward(h)
+            caches.append(cache)
+    finally:
+        sequence.FAST_PATH = True
     per_layer, seen = [], set()
     for layer, cache in zip(layers, caches):
         exclude = {id(_owner(cache.x))} | {id(_owner(p)) for p in layer.params.values()}
@@ -386,8 +408,10 @@ def run(args):
     sync = make_sync(device)
 
     print("\n".join(machine_lines(device, xp)))
-    mm = matmul_rate(xp, sync)
-    print(f"float32 2048x2048 matrix product: {mm:.0f} GFLOP/s")
+    mm_fn = matmul_case(xp)
+    mm = mm_rate(time_cases({"mm": mm_fn}, args.repeats, sync, pause=0)["mm"])
+    print(f"float32 {MM_N}x{MM_N} matrix product: {mm:.0f} GFLOP/s (before the cells; each batch times it again)")
+    mm_by_batch = {}
 
     rng = np.random.default_rng(0)
     results = []        # (B, label, fwd s, train s, peak bytes, cache per layer)
@@ -398,11 +422,15 @@ def run(args):
         x = to_device(rng.standard_normal((T, B, D_IN), dtype=np.float32), device)
         dhs = to_device(rng.standard_normal((T, B, H), dtype=np.float32), device)
         stacks = {label: build_stack(cell, att, ra, device) for label, cell, att, ra in CONFIGS}
-        cases = {}
+        cases = {("mm", "mm"): mm_fn}
         for label, _, _, _ in CONFIGS:
             layers = stacks[label]
             cases[(label, "fwd")] = (lambda L=layers: stack_forward(L, x))
             cases[(label, "train")] = (lambda L=layers: stack_train(L, x, dhs))
+        if device == "cpu":
+            layers = stacks["gru + gate"]
+            cases[(PLAIN, "fwd")] = plain_path(lambda: stack_forward(layers, x))
+            cases[(PLAIN, "train")] = plain_path(lambda: stack_train(layers, x, dhs))
         if torch is not None:
             tcases, _ = torch_cases(stacks["gru + gate"], x, dhs, device, B)
             for label, (f, tr) in tcases.items():
@@ -411,10 +439,14 @@ def run(args):
             if tcases:
                 agreement[B] = torch_agreement(stacks["gru + gate"], x, dhs)
         times = time_cases(cases, args.repeats, sync)
-        for label, cell, att, ra in CONFIGS:
-            layers = stacks[label]
-            peak = peak_memory(lambda: stack_train(layers, x, dhs), device)
-            per_layer, light_kept = cache_bytes(layers, x)
+        mm = mm_by_batch[B] = mm_rate(times[("mm", "mm")])
+        print(f"B={B:<4} float32 {MM_N}x{MM_N} matrix product, timed with the cases: {mm:.0f} GFLOP/s")
+        rows = list(CONFIGS) + ([(PLAIN, "gru", True, False)] if device == "cpu" else [])
+        for label, cell, att, ra in rows:
+            layers = stacks["gru + gate" if label == PLAIN else label]
+            train = stack_train if label != PLAIN else (lambda L, a, b: plain_path(lambda: stack_train(L, a, b))())
+            peak = peak_memory(lambda: train(layers, x, dhs), device)
+            per_layer, light_kept = cache_bytes(layers, x, plain=(label == PLAIN))
             assert light_kept == [], f"keep_cache=False kept {light_kept}"
             fl = forward_flops(cell, att, B)
             row = dict(B=B, label=label, fwd=times[(label, "fwd")], train=times[(label, "train")],
@@ -447,31 +479,35 @@ def run(args):
         del stacks, cases
         gc.collect()
 
-    md = markdown(args, device, xp, mm, results, torch_results, summary, agreement)
+    md = markdown(args, device, xp, mm_by_batch, results, torch_results, summary, agreement)
     if args.out:
         Path(args.out).write_text(md)
         print(f"wrote {args.out}")
     return 0
 
 
-def markdown(args, device, xp, mm, results, torch_results, summary, agreement):
+def markdown(args, device, xp, mm_by_batch, results, torch_results, summary, agreement):
     out = [f"# Cell benchmark ({device})", "",
            f"`python benchmarks/bench_cells.py --device {device} --batches {' '.join(map(str, args.batches))}"
            f" --repeats {args.repeats}`, run {time.strftime('%Y-%m-%d %H:%M')}.", ""]
     out += machine_lines(device, xp)
-    out += [f"- float32 2048x2048 matrix product, same run: **{mm:.0f} GFLOP/s** (the reference for '% mm')", "",
+    out += [f"- float32 {MM_N}x{MM_N} matrix product (`xp.matmul` with `out=`), timed in each batch's round-robin "
+            "with the cells, the reference for '% mm': "
+            + ", ".join(f"**{mm_by_batch[B]:.0f} GFLOP/s** at batch {B}" for B in args.batches), "",
             f"3 layers, T = {T}, D = {D_IN} then {H}, H = {H}, float32. 'fwd' is inference (`keep_cache=False`), "
             "'train' is forward with the cache plus backward (gradients of x, state and all parameters). "
             "Milliseconds are the median of "
             f"{args.repeats} round-robin repeats after a warm-up. GFLOP/s count the products only "
             "(forward 2·B·(D·D + H·D + D·G·H + H·G·H) per layer and step with the gate, without D·D + H·D "
             "for the plain cells; training = 3 x forward). The GRU is the paper's reset-before form unless "
-            "it says reset-after. 'peak' is the largest memory allocated during one training step "
+            "it says reset-after; 'plain path' is the same EleAtt-GRU stack with the CPU fast path switched off "
+            "(`minieleatt.functional.sequence.FAST_PATH = False`), the code before this work's fast path. 'peak' is the largest memory allocated during one training step "
             "(tracemalloc, NumPy's allocations; on the GPU the CuPy pool), "
             "'cache' the training cache per step per layer (layer 1 / 2 / 3; arrays the forward pass made "
             "and backward needs, inputs and parameters not counted). `keep_cache=False` keeps no "
             "arrays (checked in the run).", ""]
     for B in args.batches:
+        mm = mm_by_batch[B]
         out += [f"## Batch {B}", "",
                 "| cell | fwd ms | fwd GFLOP/s | fwd % mm | train ms | train GFLOP/s | train % mm | peak MiB | cache KiB/step/layer |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from .fused import kernels_for
-from .activations import sigmoid, sigmoid_, sigmoid_grad_from_output, softmax_, tanh, tanh_grad_from_output
+from .activations import sigmoid, sigmoid_grad_from_output, softmax_, tanh, tanh_grad_from_output
 from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state, feature_major,
                        flat, order_grads, require_cache, split_by_mask, use_fast_path)
 
@@ -203,14 +203,6 @@ def gru_step_backward(dh_t, cache):
 #    that are still in the cache, instead of one large product after the loop over arrays
 #    stored for all steps (those arrays are then never stored: less memory, no second pass).
 
-def _activate_gate_(xp, a, kind):
-    """The gate's activation in place, over the features (axis 0 of a feature-major (D, B) block)."""
-    if kind == "sigmoid":
-        sigmoid_(a)
-    else:
-        softmax_(a, axis=0)
-
-
 def _gru_forward_fast(s, x, params, h0, reset_after, keep_cache):
     """``gru_forward`` after the checks, on NumPy: feature-major, in place (see the notes above)."""
     xp, T, B, D, H, dt, kind = s.xp, s.T, s.B, s.D, s.H, s.dtype, s.kind
@@ -218,26 +210,36 @@ def _gru_forward_fast(s, x, params, h0, reset_after, keep_cache):
     W_hcat = params["W_h"] if reset_after else params["W_h"][:, : 2 * H]
     if kind:
         W_hcat = xp.concatenate([params["W_ha"], W_hcat], axis=1)
-    W_hcat_T = xp.ascontiguousarray(W_hcat.T)                 # (lead + 2H or 3H, H)
+    # Every sigmoid here is 0.5 tanh(z/2) + 0.5. Its pre-activations come halved straight out of the
+    # products, from halved copies of their weight rows: scaling by 0.5 is exact in floating point,
+    # so z/2 is the same number as before and the step saves a pass over [r z] and over a.
+    sig_rows = slice(0 if kind == "sigmoid" else lead, lead + 2 * H)
+    W_hcat_T = W_hcat.T.copy()                                # (lead + 2H or 3H, H); a copy, as we scale it
+    W_hcat_T[sig_rows] *= 0.5
     W_hn_T = xp.ascontiguousarray(params["W_h"][:, 2 * H:].T)
-    b = params["b"][:, None]
     xT = feature_major(xp, x)                                 # (T, D, B)
     hT = xp.empty((T + 1, H, B), dtype=dt)                    # h_0 ... h_T, feature-major
     hT[0] = h0.T
     pad = None if s.mask is None else ~s.mask.transpose(0, 2, 1)   # (T, 1, B), True on padded steps
     if kind:
         # the input half of the gate, x_t W_xa + b_a, for all steps; the responses a_t replace it in place
-        AT = xp.matmul(params["W_xa"].T, xT)
-        AT += params["b_a"][:, None]
-        W_x_T = xp.ascontiguousarray(params["W_x"].T)
+        scale = 0.5 if kind == "sigmoid" else 1.0
+        AT = xp.matmul(params["W_xa"].T * scale, xT)
+        AT += params["b_a"][:, None] * scale
+        # x̃_t W_x + b as one product: x̃_t gets a last row of ones, W_x^T a last column b
+        W_xb_T = xp.concatenate([params["W_x"].T, params["b"][:, None]], axis=1)     # (3H, D + 1)
+        W_xb_T[: 2 * H] *= 0.5
         GT = xp.empty((T, 3 * H, B), dtype=dt) if keep_cache else None
         g_step = None if keep_cache else xp.empty((3 * H, B), dtype=dt)
-        x_att = xp.empty((D, B), dtype=dt)
+        x_att1 = xp.ones((D + 1, B), dtype=dt)
+        x_att = x_att1[:D]
     else:
         # without the gate, x_t W_x + b for all steps; the gates [r z n] replace it in place
         AT = None
-        GT = xp.matmul(params["W_x"].T, xT)
-        GT += b
+        W_xb = xp.concatenate([params["W_x"], params["b"][None]], axis=0)            # (D + 1, 3H)
+        W_xb[:, : 2 * H] *= 0.5
+        GT = xp.matmul(W_xb[:D].T, xT)
+        GT += W_xb[D][:, None]
     hnT = xp.empty((T, H, B), dtype=dt) if keep_cache and reset_after else None
     hw = xp.empty((W_hcat.shape[1], B), dtype=dt)
     tmp = xp.empty((H, B), dtype=dt)
@@ -248,16 +250,22 @@ def _gru_forward_fast(s, x, params, h0, reset_after, keep_cache):
         if kind:
             a = AT[t]
             a += hw[:lead]
-            _activate_gate_(xp, a, kind)                      # a_t
+            if kind == "sigmoid":                             # a_t  (a holds z/2: 0.5 tanh(z/2) + 0.5)
+                xp.tanh(a, out=a)
+                a *= 0.5
+                a += 0.5
+            else:
+                softmax_(a, axis=0)                           # over the features
             xp.multiply(a, xT[t], out=x_att)                  # x̃_t = a_t ⊙ x_t
             g = GT[t] if keep_cache else g_step
-            xp.matmul(W_x_T, x_att, out=g)
-            g += b                                            # x̃_t W_x + b
+            xp.matmul(W_xb_T, x_att1, out=g)                  # x̃_t W_x + b  (r, z rows halved)
         else:
             g = GT[t]
         rz = g[: 2 * H]
         rz += hw[lead: lead + 2 * H]
-        sigmoid_(rz)                                          # [r z]
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5                                             # [r z]
         r, z, n = g[:H], g[H: 2 * H], g[2 * H:]
         if reset_after:
             hn = hnT[t] if keep_cache else tmp
@@ -298,28 +306,30 @@ def _gru_backward_fast(xp, dhs, dh_T, cache):
     hc = W_hcat.shape[1]                                      # lead + 2H (reset-before) or lead + 3H
 
     # One step's pre-activation gradients, feature-major. dGx = [dr dz dn] goes with W_x and
-    # dHc = [dz_a dr dz (dhn)] with W_hcat; reset-before, they share [dr dz] in one buffer.
+    # dHc = [dz_a dr dz (dhn)] with W_hcat; reset-before, they share [dr dz] in one buffer
+    # d = [dz_a dr dz dn], whose sum over the steps and the batch is every bias gradient.
     if after:
-        dHc = xp.empty((hc, B), dtype=dt)
-        dGx = xp.empty((3 * H, B), dtype=dt)
+        dHc, dGx = xp.empty((hc, B), dtype=dt), xp.empty((3 * H, B), dtype=dt)
+        sums = (xp.zeros((hc, B), dtype=dt), xp.zeros((3 * H, B), dtype=dt))
+        summed = (dHc, dGx)
     else:
         d = xp.empty((lead + 3 * H, B), dtype=dt)
         dHc, dGx = d[:hc], d[lead:]
-    dr, dz, dn, dza = dGx[:H], dGx[H: 2 * H], dGx[2 * H:], dHc[:lead]
+        sums, summed = (xp.zeros((lead + 3 * H, B), dtype=dt),), (d,)
+    drz, dr, dz, dn, dza = dGx[: 2 * H], dGx[:H], dGx[H: 2 * H], dGx[2 * H:], dHc[:lead]
 
     dxT = xp.empty((T, D, B), dtype=dt)
     dW_hcat, dW_x = xp.zeros((H, hc), dtype=dt), xp.zeros((D, 3 * H), dtype=dt)
     dW_hcat_t, dW_x_t = xp.empty_like(dW_hcat), xp.empty_like(dW_x)
-    sum_dGx = xp.zeros((3 * H, B), dtype=dt)                 # bias gradients: summed over B after the loop
-    sum_dza = xp.zeros((lead, B), dtype=dt) if kind else None
-    sum_dhn = xp.zeros((H, B), dtype=dt) if after else None
     if kind:
         dW_xa, dW_xa_t = xp.zeros((D, D), dtype=dt), xp.empty((D, D), dtype=dt)
         dx_att, x_att, tD = xp.empty((D, B), dtype=dt), xp.empty((D, B), dtype=dt), xp.empty((D, B), dtype=dt)
     if not after:
         dW_hn, dW_hn_t = xp.zeros((H, H), dtype=dt), xp.empty((H, H), dtype=dt)
     dh_next = dh_T.T.copy()                                   # (H, B); becomes each step's dh_prev buffer
-    dh, one_minus_z, t1, t2 = (xp.empty((H, B), dtype=dt) for _ in range(4))
+    dh, t1, t2 = (xp.empty((H, B), dtype=dt) for _ in range(3))
+    one_minus_rz = xp.empty((2 * H, B), dtype=dt)
+    one_minus_z = one_minus_rz[H:]
     carry = xp.empty((H, B), dtype=dt) if pad is not None else None
 
     for t in reversed(range(T)):
@@ -328,33 +338,28 @@ def _gru_backward_fast(xp, dhs, dh_T, cache):
             xp.multiply(dh, pad[t], out=carry)                # what flows past a padded step unchanged
             dh -= carry
         h_prev, g = hT[t], GT[t]
-        r, z, n = g[:H], g[H: 2 * H], g[2 * H:]
+        rz, r, z, n = g[: 2 * H], g[:H], g[H: 2 * H], g[2 * H:]
         dh_prev = dh_next                                     # dh_next is free again: reuse it
-        xp.subtract(1, z, out=one_minus_z)
+        xp.subtract(1, rz, out=one_minus_rz)
         xp.multiply(n, n, out=t1)
         xp.subtract(1, t1, out=t1)
         xp.multiply(dh, one_minus_z, out=dn)
-        dn *= t1                                              # undo n = tanh(.)   (dh (1-z) (1-n²))
+        dn *= t1                                              # undo h = (1-z) n + ..., n = tanh(.)
         xp.subtract(h_prev, n, out=dz)
-        dz *= dh
-        dz *= z
-        dz *= one_minus_z                                     # undo z = σ(.)      (dh (h_prev-n) z (1-z))
+        dz *= dh                                              # undo h = ... + z (h_prev - n)  (before σ')
         xp.multiply(dh, z, out=dh_prev)                       # undo h = ... + z ⊙ h_prev
         if after:
             xp.multiply(dn, r, out=dHc[lead + 2 * H:])        # undo r ⊙ (h_prev W_hn + b_hn)
-            xp.multiply(dn, hnT[t], out=dr)
-            d_r = dr
+            xp.multiply(dn, hnT[t], out=dr)                   # (before σ')
         else:
             xp.matmul(W_hn, dn, out=t1)                       # undo (r ⊙ h_prev) W_hn
-            xp.multiply(t1, h_prev, out=dr)
+            xp.multiply(t1, h_prev, out=dr)                   # (before σ')
             xp.multiply(t1, r, out=t2)
             dh_prev += t2
-            d_r = dr
-        xp.subtract(1, r, out=t2)
-        d_r *= r
-        d_r *= t2                                             # undo r = σ(.)
+        drz *= rz
+        drz *= one_minus_rz                                   # undo r = σ(.), z = σ(.)
         if after:
-            dHc[lead: lead + 2 * H] = dGx[: 2 * H]
+            dHc[lead: lead + 2 * H] = drz
         if kind:
             a, x_t = AT[t], xT[t]
             xp.matmul(W_x, dGx, out=dx_att)                   # undo x̃ W_x
@@ -386,21 +391,23 @@ def _gru_backward_fast(xp, dhs, dh_T, cache):
             xp.multiply(r, h_prev, out=t2)
             xp.matmul(t2, dn.T, out=dW_hn_t)
             dW_hn += dW_hn_t
-        sum_dGx += dGx
-        if kind:
-            sum_dza += dza
-        if after:
-            sum_dhn += dHc[lead + 2 * H:]
+        for total, part in zip(sums, summed):
+            total += part
         if pad is not None:
             dh_prev += carry                                  # undo the carry of a padded step
         dh_next = dh_prev
 
-    grads = {"W_x": dW_x, "b": sum_dGx.sum(axis=1)}
+    if after:
+        db_hc, db = sums[0].sum(axis=1), sums[1].sum(axis=1)
+    else:
+        db_hc = sums[0].sum(axis=1)
+        db = db_hc[lead:]
+    grads = {"W_x": dW_x, "b": db}
     if kind:
-        grads.update(W_xa=dW_xa, W_ha=dW_hcat[:, :D], b_a=sum_dza.sum(axis=1))
+        grads.update(W_xa=dW_xa, W_ha=dW_hcat[:, :D], b_a=db_hc[:D])
     if after:
         grads["W_h"] = dW_hcat[:, lead:]
-        grads["b_hn"] = sum_dhn.sum(axis=1)
+        grads["b_hn"] = db_hc[lead + 2 * H:]
     else:
         grads["W_h"] = xp.concatenate([dW_hcat[:, lead:], dW_hn], axis=1)
     return dxT.transpose(0, 2, 1), xp.ascontiguousarray(dh_next.T), order_grads(grads, p)
