@@ -149,22 +149,30 @@ def make_sync(device):
     return sync
 
 
-def time_cases(cases, repeats, sync, warmup=2, pause=0.02):
+PAUSE = 0.25      # seconds between timed cases: longer than OpenBLAS (or OpenMP) threads spin after a call
+
+
+def time_cases(cases, repeats, sync, warmup=2, pause=None):
     """Median seconds of each case; the cases are timed round-robin, ``repeats`` rounds after a warm-up."""
+    pause = PAUSE if pause is None else pause
     times = {name: [] for name in cases}
     for fn in cases.values():
         for _ in range(warmup):
             fn()
         sync()
     for _ in range(repeats):
+        gc.collect()
         for name, fn in cases.items():
-            gc.collect()
             time.sleep(pause)                # let the other library's spinning threads settle
             sync()
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            times[name].append(time.perf_counter() - t0)
+            gc.disable()                     # as timeit does: no collection inside a timed call
+            try:
+                t0 = time.perf_counter()
+                fn()
+                sync()
+                times[name].append(time.perf_counter() - t0)
+            finally:
+                gc.enable()
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -283,7 +291,6 @@ def cache_bytes(layers, x, plain=False):
 
 def peak_memory(fn, device):
     """Peak bytes allocated while ``fn`` runs (tracemalloc on the CPU, the CuPy memory pool on the GPU)."""
-    gc.collect()
     if device == "gpu":
         import cupy
         pool = cupy.get_default_memory_pool()
@@ -489,7 +496,8 @@ def run(args):
 def markdown(args, device, xp, mm_by_batch, results, torch_results, summary, agreement):
     out = [f"# Cell benchmark ({device})", "",
            f"`python benchmarks/bench_cells.py --device {device} --batches {' '.join(map(str, args.batches))}"
-           f" --repeats {args.repeats}`, run {time.strftime('%Y-%m-%d %H:%M')}.", ""]
+           f" --repeats {args.repeats}" + (f" --steps {T}" if T != 100 else "")
+           + f"`, run {time.strftime('%Y-%m-%d %H:%M')}.", ""]
     out += machine_lines(device, xp)
     out += [f"- float32 {MM_N}x{MM_N} matrix product (`xp.matmul` with `out=`), timed in each batch's round-robin "
             "with the cells, the reference for '% mm': "
@@ -537,12 +545,16 @@ def markdown(args, device, xp, mm_by_batch, results, torch_results, summary, agr
 
 
 def main(argv=None):
+    global T
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     p.add_argument("--batches", type=int, nargs="+", default=[16, 64, 256])
     p.add_argument("--repeats", type=int, default=7, help="timed rounds per case (median); default 7")
     p.add_argument("--out", default=None, help="write the Markdown table here (e.g. benchmarks/RESULTS.md)")
-    return run(p.parse_args(argv))
+    p.add_argument("--steps", type=int, default=T, help=f"sequence length T (default {T}, the paper's)")
+    args = p.parse_args(argv)
+    T = args.steps
+    return run(args)
 
 
 if __name__ == "__main__":
