@@ -27,9 +27,9 @@ FUSED = True        # False: CuPy runs the plain element-wise code too
 EMULATE = False     # True: NumPy runs the kernel bodies (the CPU tests of this module)
 
 _PREAMBLE = r"""
-template <typename T> __device__ T sigm(T x) { return (T)0.5 * tanh((T)0.5 * x) + (T)0.5; }
-template <typename T> __device__ T keep(bool m, T x) { return m ? x : (T)0; }
-template <typename T> __device__ T choose(bool m, T a, T b) { return m ? a : b; }
+template <typename F> __device__ F sigm(F x) { return (F)0.5 * tanh((F)0.5 * x) + (F)0.5; }
+template <typename F> __device__ F keep(bool m, F x) { return m ? x : (F)0; }
+template <typename F> __device__ F choose(bool m, F a, F b) { return m ? a : b; }
 """
 
 

@@ -119,3 +119,26 @@ def test_compiled_kernels_in_float32_write_float32(cell):
     x_c, state_c, params_c = split_inputs(cfg, cpu)
     hs_c, _ = run_cell(cfg, x_c, params_c, state_c, to_host(mask))
     np.testing.assert_allclose(to_host(hs), hs_c, rtol=1e-5, atol=1e-6)
+
+
+def _cxx():
+    import shutil
+    return shutil.which("g++") or shutil.which("clang++") or shutil.which("c++")
+
+
+@pytest.mark.skipif(_cxx() is None, reason="needs a C++ compiler")
+@pytest.mark.parametrize("ctype", ["float", "double"])
+def test_kernel_sources_compile_as_cpp(ctype, tmp_path):
+    """Each kernel's CUDA source, wrapped the way CuPy wraps it (inputs as const references, outputs as
+    references, T a typedef), compiles as host C++: a syntax and type check of what only nvrtc sees."""
+    import subprocess
+
+    lines = ["#include <cmath>", "using std::tanh;", "#define __device__", f"typedef {ctype} T;", fused._PREAMBLE]
+    for k in KERNELS:
+        params = [f"const {t} &{n}" for t, n in k.inputs] + [f"{t} &{n}" for t, n in k.outputs]
+        lines.append(f"void {k.name}({', '.join(params)}) {{\n{k.cuda()}\n}}")
+    src = tmp_path / "kernels.cpp"
+    src.write_text("\n".join(lines))
+    done = subprocess.run([_cxx(), "-std=c++14", "-fsyntax-only", "-Wall", "-Werror", str(src)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
