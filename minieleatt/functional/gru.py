@@ -17,15 +17,17 @@ b (3H,); b_hn (H,); W_xa (D, D); W_ha (H, D); b_a (D,).
 implementations of the same maths: ``_gru_forward_plain`` / ``_gru_backward_plain``,
 the version to read (and the one CuPy runs), and, on NumPy arrays,
 ``_gru_forward_fast`` / ``_gru_backward_fast`` at the end of this file, which
-store every per-step array feature-major and work in place (see there). Both
-return the same ``GRUCache`` values, so either backward accepts either cache.
+store every per-step array feature-major and work in place (``fast.py`` says
+why). Both return the same ``GRUCache`` values, so either backward accepts
+either cache.
 """
 
 from typing import NamedTuple
 
 from ..backend import get_array_module
 from .fused import kernels_for
-from .activations import sigmoid, sigmoid_grad_from_output, softmax_, tanh, tanh_grad_from_output
+from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
+from .fast import FastGatedInput, FastGatedInputGrad
 from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state, feature_major,
                        flat, order_grads, require_cache, split_by_mask, use_fast_path)
 
@@ -187,89 +189,32 @@ def gru_step_backward(dh_t, cache):
 
 # ----------------------------------------------------------------------------- the fast path (NumPy)
 #
-# The same maths as ``_gru_forward_plain`` / ``_gru_backward_plain``, organised for speed on the CPU.
-# What differs, and why (measured in benchmarks/bench_cells.py; see benchmarks/RESULTS.md):
-#
-# 1. Feature-major storage. Every per-step array is stored transposed, (features, B), so that
-#    the column blocks of the row-vector maths (r, z, n of the gates; a of the gate) become row
-#    blocks, which are contiguous. NumPy runs an element-wise operation on a contiguous block
-#    about four times faster than on a column block of a wider array (a strided view).
-#    The products are the same ones, transposed: ``h_{t-1} W`` is computed as ``W^T h_{t-1}^T``.
-#    The cache holds the same values as the plain one, as transposed views: ``cache.h_all`` is
-#    (T+1, B, H) as always, its memory (T+1, H, B). The next layer's fast path reads it without a copy.
-# 2. No temporaries in the time loop: every result goes into a buffer allocated once (``out=``,
-#    in-place operators), straight into the cache where it belongs.
-# 3. Weight gradients accumulated inside the backward loop, one product per step with operands
-#    that are still in the cache, instead of one large product after the loop over arrays
-#    stored for all steps (those arrays are then never stored: less memory, no second pass).
+# The same maths as ``_gru_forward_plain`` / ``_gru_backward_plain``, organised for speed on the
+# CPU: feature-major, in place, sigmoids from halved weight rows, weight gradients accumulated in
+# the loop. ``fast.py`` says why and holds the input side shared with the other cells.
 
 def _gru_forward_fast(s, x, params, h0, reset_after, keep_cache):
-    """``gru_forward`` after the checks, on NumPy: feature-major, in place (see the notes above)."""
-    xp, T, B, D, H, dt, kind = s.xp, s.T, s.B, s.D, s.H, s.dtype, s.kind
-    lead = D if kind else 0                                   # rows of the gate in the fused products
-    W_hcat = params["W_h"] if reset_after else params["W_h"][:, : 2 * H]
-    if kind:
-        W_hcat = xp.concatenate([params["W_ha"], W_hcat], axis=1)
-    # Every sigmoid here is 0.5 tanh(z/2) + 0.5. Its pre-activations come halved straight out of the
-    # products, from halved copies of their weight rows: scaling by 0.5 is exact in floating point,
-    # so z/2 is the same number as before and the step saves a pass over [r z] and over a.
-    sig_rows = slice(0 if kind == "sigmoid" else lead, lead + 2 * H)
-    W_hcat_T = W_hcat.T.copy()                                # (lead + 2H or 3H, H); a copy, as we scale it
-    W_hcat_T[sig_rows] *= 0.5
+    """``gru_forward`` after the checks, on NumPy (see ``fast.py``)."""
+    xp, T, B, H, dt = s.xp, s.T, s.B, s.H, s.dtype
+    inp = FastGatedInput(s, x, params, 3 * H if reset_after else 2 * H, [slice(0, 2 * H)], keep_cache)
     W_hn_T = xp.ascontiguousarray(params["W_h"][:, 2 * H:].T)
-    xT = feature_major(xp, x)                                 # (T, D, B)
     hT = xp.empty((T + 1, H, B), dtype=dt)                    # h_0 ... h_T, feature-major
     hT[0] = h0.T
-    pad = None if s.mask is None else ~s.mask.transpose(0, 2, 1)   # (T, 1, B), True on padded steps
-    if kind:
-        # the input half of the gate, x_t W_xa + b_a, for all steps; the responses a_t replace it in place
-        scale = 0.5 if kind == "sigmoid" else 1.0
-        AT = xp.matmul(params["W_xa"].T * scale, xT)
-        AT += params["b_a"][:, None] * scale
-        # x̃_t W_x + b as one product: x̃_t gets a last row of ones, W_x^T a last column b
-        W_xb_T = xp.concatenate([params["W_x"].T, params["b"][:, None]], axis=1)     # (3H, D + 1)
-        W_xb_T[: 2 * H] *= 0.5
-        GT = xp.empty((T, 3 * H, B), dtype=dt) if keep_cache else None
-        g_step = None if keep_cache else xp.empty((3 * H, B), dtype=dt)
-        x_att1 = xp.ones((D + 1, B), dtype=dt)
-        x_att = x_att1[:D]
-    else:
-        # without the gate, x_t W_x + b for all steps; the gates [r z n] replace it in place
-        AT = None
-        W_xb = xp.concatenate([params["W_x"], params["b"][None]], axis=0)            # (D + 1, 3H)
-        W_xb[:, : 2 * H] *= 0.5
-        GT = xp.matmul(W_xb[:D].T, xT)
-        GT += W_xb[D][:, None]
     hnT = xp.empty((T, H, B), dtype=dt) if keep_cache and reset_after else None
-    hw = xp.empty((W_hcat.shape[1], B), dtype=dt)
-    tmp = xp.empty((H, B), dtype=dt)
-    rh = xp.empty((H, B), dtype=dt)
+    pad = None if s.mask is None else ~s.mask.transpose(0, 2, 1)   # (T, 1, B), True on padded steps
+    tmp, rh = xp.empty((H, B), dtype=dt), xp.empty((H, B), dtype=dt)
     for t in range(T):
         h_prev = hT[t]
-        xp.matmul(W_hcat_T, h_prev, out=hw)                   # every product with h_{t-1}
-        if kind:
-            a = AT[t]
-            a += hw[:lead]
-            if kind == "sigmoid":                             # a_t  (a holds z/2: 0.5 tanh(z/2) + 0.5)
-                xp.tanh(a, out=a)
-                a *= 0.5
-                a += 0.5
-            else:
-                softmax_(a, axis=0)                           # over the features
-            xp.multiply(a, xT[t], out=x_att)                  # x̃_t = a_t ⊙ x_t
-            g = GT[t] if keep_cache else g_step
-            xp.matmul(W_xb_T, x_att1, out=g)                  # x̃_t W_x + b  (r, z rows halved)
-        else:
-            g = GT[t]
+        g, hw = inp.step(t, h_prev)                           # x̃_t W_x + b,  h_{t-1} W_h  (r, z rows halved)
         rz = g[: 2 * H]
-        rz += hw[lead: lead + 2 * H]
+        rz += hw[: 2 * H]
         xp.tanh(rz, out=rz)
         rz *= 0.5
         rz += 0.5                                             # [r z]
         r, z, n = g[:H], g[H: 2 * H], g[2 * H:]
         if reset_after:
             hn = hnT[t] if keep_cache else tmp
-            xp.add(hw[lead + 2 * H:], params["b_hn"][:, None], out=hn)
+            xp.add(hw[2 * H:], params["b_hn"][:, None], out=hn)
             xp.multiply(r, hn, out=rh)
             n += rh
         else:
@@ -285,45 +230,25 @@ def _gru_forward_fast(s, x, params, h0, reset_after, keep_cache):
             xp.copyto(h, h_prev, where=pad[t])                # padded step: carry the state over
     hs = hT[1:].transpose(0, 2, 1)
     if not keep_cache:
-        return hs, GRUCache(None, None, None, None, None, None, None, None, kind, reset_after, hs[-1])
+        return hs, GRUCache(None, None, None, None, None, None, None, None, s.kind, reset_after, hs[-1])
     view = lambda a: None if a is None else a.transpose(0, 2, 1)   # noqa: E731  (T, K, B) -> (T, B, K)
-    return hs, GRUCache(view(xT), view(hT), view(GT), view(hnT), view(AT), s.mask, params, W_hcat, kind,
-                        reset_after, hs[-1])
+    return hs, GRUCache(view(inp.xT), view(hT), view(inp.GT), view(hnT), inp.attention(), s.mask, params,
+                        inp.W_hcat, s.kind, reset_after, hs[-1])
 
 
 def _gru_backward_fast(xp, dhs, dh_T, cache):
-    """``gru_backward`` after the checks, on NumPy: feature-major, in place (see the notes above)."""
-    p, kind, after = cache.params, cache.kind, cache.reset_after
-    hT, GT, xT = feature_major(xp, cache.h_all), feature_major(xp, cache.gates), feature_major(xp, cache.x)
-    AT = feature_major(xp, cache.attention) if kind else None
+    """``gru_backward`` after the checks, on NumPy (see ``fast.py``)."""
+    p, after = cache.params, cache.reset_after
+    hT, GT, dhsT = feature_major(xp, cache.h_all), feature_major(xp, cache.gates), feature_major(xp, dhs)
     hnT = feature_major(xp, cache.hn) if after else None
-    dhsT = feature_major(xp, dhs)
     pad = None if cache.mask is None else ~cache.mask.transpose(0, 2, 1)
     T, H, B = hT.shape[0] - 1, hT.shape[1], hT.shape[2]
-    D, dt = xT.shape[1], xT.dtype
-    lead = D if kind else 0
-    W_hcat, W_x, W_hn = cache.W_hcat, p["W_x"], p["W_h"][:, 2 * H:]
-    hc = W_hcat.shape[1]                                      # lead + 2H (reset-before) or lead + 3H
-
-    # One step's pre-activation gradients, feature-major. dGx = [dr dz dn] goes with W_x and
-    # dHc = [dz_a dr dz (dhn)] with W_hcat; reset-before, they share [dr dz] in one buffer
-    # d = [dz_a dr dz dn], whose sum over the steps and the batch is every bias gradient.
-    if after:
-        dHc, dGx = xp.empty((hc, B), dtype=dt), xp.empty((3 * H, B), dtype=dt)
-        sums = (xp.zeros((hc, B), dtype=dt), xp.zeros((3 * H, B), dtype=dt))
-        summed = (dHc, dGx)
-    else:
-        d = xp.empty((lead + 3 * H, B), dtype=dt)
-        dHc, dGx = d[:hc], d[lead:]
-        sums, summed = (xp.zeros((lead + 3 * H, B), dtype=dt),), (d,)
-    drz, dr, dz, dn, dza = dGx[: 2 * H], dGx[:H], dGx[H: 2 * H], dGx[2 * H:], dHc[:lead]
-
-    dxT = xp.empty((T, D, B), dtype=dt)
-    dW_hcat, dW_x = xp.zeros((H, hc), dtype=dt), xp.zeros((D, 3 * H), dtype=dt)
-    dW_hcat_t, dW_x_t = xp.empty_like(dW_hcat), xp.empty_like(dW_x)
-    if kind:
-        dW_xa, dW_xa_t = xp.zeros((D, D), dtype=dt), xp.empty((D, D), dtype=dt)
-        dx_att, x_att, tD = xp.empty((D, B), dtype=dt), xp.empty((D, B), dtype=dt), xp.empty((D, B), dtype=dt)
+    dt = hT.dtype
+    # reset-before, the h-part's gradient [dr dz] is the start of [dr dz dn]: one buffer
+    grad = FastGatedInputGrad(xp, cache, 3 * H, 3 * H if after else 2 * H, shared=not after)
+    dgx, dgh = grad.dgx, grad.dgh
+    drz, dr, dz, dn = dgx[: 2 * H], dgx[:H], dgx[H: 2 * H], dgx[2 * H:]
+    W_hn = p["W_h"][:, 2 * H:]
     if not after:
         dW_hn, dW_hn_t = xp.zeros((H, H), dtype=dt), xp.empty((H, H), dtype=dt)
     dh_next = dh_T.T.copy()                                   # (H, B); becomes each step's dh_prev buffer
@@ -331,7 +256,6 @@ def _gru_backward_fast(xp, dhs, dh_T, cache):
     one_minus_rz = xp.empty((2 * H, B), dtype=dt)
     one_minus_z = one_minus_rz[H:]
     carry = xp.empty((H, B), dtype=dt) if pad is not None else None
-
     for t in reversed(range(T)):
         xp.add(dhsT[t], dh_next, out=dh)
         if pad is not None:
@@ -349,65 +273,27 @@ def _gru_backward_fast(xp, dhs, dh_T, cache):
         dz *= dh                                              # undo h = ... + z (h_prev - n)  (before σ')
         xp.multiply(dh, z, out=dh_prev)                       # undo h = ... + z ⊙ h_prev
         if after:
-            xp.multiply(dn, r, out=dHc[lead + 2 * H:])        # undo r ⊙ (h_prev W_hn + b_hn)
+            xp.multiply(dn, r, out=dgh[2 * H:])               # undo r ⊙ (h_prev W_hn + b_hn)
             xp.multiply(dn, hnT[t], out=dr)                   # (before σ')
         else:
             xp.matmul(W_hn, dn, out=t1)                       # undo (r ⊙ h_prev) W_hn
             xp.multiply(t1, h_prev, out=dr)                   # (before σ')
             xp.multiply(t1, r, out=t2)
             dh_prev += t2
-        drz *= rz
-        drz *= one_minus_rz                                   # undo r = σ(.), z = σ(.)
-        if after:
-            dHc[lead: lead + 2 * H] = drz
-        if kind:
-            a, x_t = AT[t], xT[t]
-            xp.matmul(W_x, dGx, out=dx_att)                   # undo x̃ W_x
-            xp.multiply(dx_att, a, out=dxT[t])                # undo x̃ = a ⊙ x (through x)
-            xp.multiply(dx_att, x_t, out=dza)                 # ... (through a)
-            if kind == "sigmoid":
-                dza *= a
-                xp.subtract(1, a, out=tD)
-                dza *= tD                                     # undo a = σ(.)
-            else:
-                xp.multiply(dza, a, out=tD)
-                dza -= tD.sum(axis=0, keepdims=True)
-                dza *= a                                      # undo a = softmax(.) over the features
-            xp.multiply(a, x_t, out=x_att)
-            xp.matmul(x_att, dGx.T, out=dW_x_t)
-            xp.matmul(x_t, dza.T, out=dW_xa_t)
-            dW_xa += dW_xa_t
-            xp.matmul(p["W_xa"], dza, out=tD)                 # undo x W_xa
-            dxT[t] += tD
-        else:
-            xp.matmul(W_x, dGx, out=dxT[t])                   # undo x W_x
-            xp.matmul(xT[t], dGx.T, out=dW_x_t)
-        dW_x += dW_x_t
-        xp.matmul(W_hcat, dHc, out=t1)                        # undo h_prev [W_ha | W_h]
-        dh_prev += t1
-        xp.matmul(h_prev, dHc.T, out=dW_hcat_t)
-        dW_hcat += dW_hcat_t
-        if not after:
             xp.multiply(r, h_prev, out=t2)
             xp.matmul(t2, dn.T, out=dW_hn_t)
             dW_hn += dW_hn_t
-        for total, part in zip(sums, summed):
-            total += part
+        drz *= rz
+        drz *= one_minus_rz                                   # undo r = σ(.), z = σ(.)
+        if after:
+            dgh[: 2 * H] = drz
+        grad.step(t, dh_prev)                                 # undo x̃ W_x + b and h_prev [W_ha | W_h]
         if pad is not None:
             dh_prev += carry                                  # undo the carry of a padded step
         dh_next = dh_prev
-
+    dx, grads, dgh_sum = grad.finish()
     if after:
-        db_hc, db = sums[0].sum(axis=1), sums[1].sum(axis=1)
+        grads["b_hn"] = dgh_sum[2 * H:]
     else:
-        db_hc = sums[0].sum(axis=1)
-        db = db_hc[lead:]
-    grads = {"W_x": dW_x, "b": db}
-    if kind:
-        grads.update(W_xa=dW_xa, W_ha=dW_hcat[:, :D], b_a=db_hc[:D])
-    if after:
-        grads["W_h"] = dW_hcat[:, lead:]
-        grads["b_hn"] = db_hc[lead + 2 * H:]
-    else:
-        grads["W_h"] = xp.concatenate([dW_hcat[:, lead:], dW_hn], axis=1)
-    return dxT.transpose(0, 2, 1), xp.ascontiguousarray(dh_next.T), order_grads(grads, p)
+        grads["W_h"] = xp.concatenate([grads["W_h"], dW_hn], axis=1)
+    return dx, xp.ascontiguousarray(dh_next.T), order_grads(grads, p)
