@@ -258,20 +258,22 @@ def _owner(a):
 
 def cache_bytes(layers, x, plain=False):
     """Bytes of memory each layer's training cache holds, per step (its own arrays; not x, params)."""
-    caches, h = [], x
+    caches, inputs, h = [], [], x
     sequence.FAST_PATH = not plain
     try:
         for layer in layers:
+            inputs.append(h)
             h, cache = layer.forward(h)
             caches.append(cache)
     finally:
         sequence.FAST_PATH = True
     per_layer, seen = [], set()
-    for layer, cache in zip(layers, caches):
-        exclude = {id(_owner(cache.x))} | {id(_owner(p)) for p in layer.params.values()}
+    for layer, cache, inp in zip(layers, caches, inputs):
+        # the layer's input is not its cache's memory (but a copy of it that the cache keeps is)
+        exclude = {id(_owner(inp))} | {id(_owner(p)) for p in layer.params.values()}
         total = 0
         for name in cache._fields:
-            if name in ("x", "params"):
+            if name == "params":
                 continue
             value = getattr(cache, name)
             for a in (value if isinstance(value, tuple) else (value,)):
@@ -511,23 +513,26 @@ def markdown(args, device, xp, mm_by_batch, results, torch_results, summary, agr
             "it says reset-after; 'plain path' is the same EleAtt-GRU stack with the CPU fast path switched off "
             "(`minieleatt.functional.sequence.FAST_PATH = False`), the code before this work's fast path. 'peak' is the largest memory allocated during one training step "
             "(tracemalloc, NumPy's allocations; on the GPU the CuPy pool), "
-            "'cache' the training cache per step per layer (layer 1 / 2 / 3; arrays the forward pass made "
-            "and backward needs, inputs and parameters not counted). `keep_cache=False` keeps no "
+            "'cache' the training cache per step per layer (layer 1 / 2 / 3; the arrays the forward pass made "
+            "and backward needs: each array counted once, the layer's input and the parameters not counted, "
+            "but a copy of the input that the cache keeps is: the fast path keeps layer 1's x feature-major). `keep_cache=False` keeps no "
             "arrays (checked in the run).", ""]
     for B in args.batches:
         mm = mm_by_batch[B]
         out += [f"## Batch {B}", "",
-                "| cell | fwd ms | fwd GFLOP/s | fwd % mm | train ms | train GFLOP/s | train % mm | peak MiB | cache KiB/step/layer |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "| cell | fwd ms | fwd GFLOP/s | fwd % mm | train ms | train GFLOP/s | train % mm | peak MiB "
+                "| cache KiB/step/layer | cache bytes/step/layer/sequence |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results:
             if r["B"] != B:
                 continue
             out.append(f"| {r['label']} | {r['fwd'] * 1e3:.1f} | {r['fwd_gf']:.1f} | {100 * r['fwd_gf'] / mm:.0f}% | "
                        f"{r['train'] * 1e3:.1f} | {r['train_gf']:.1f} | {100 * r['train_gf'] / mm:.0f}% | "
-                       f"{r['peak'] / 2**20:.1f} | {' / '.join(f'{c / 1024:.1f}' for c in r['cache'])} |")
+                       f"{r['peak'] / 2**20:.1f} | {' / '.join(f'{c / 1024:.1f}' for c in r['cache'])} | "
+                       f"{' / '.join(f'{c / B:.0f}' for c in r['cache'])} |")
         for r in torch_results:
             if r["B"] == B:
-                out.append(f"| {r['label']} | {r['fwd'] * 1e3:.1f} | | | {r['train'] * 1e3:.1f} | | | | |")
+                out.append(f"| {r['label']} | {r['fwd'] * 1e3:.1f} | | | {r['train'] * 1e3:.1f} | | | | | |")
         if B in agreement:
             out += ["", f"Our EleAtt-GRU and the torch one on the same inputs (float32): largest |difference| "
                         f"{agreement[B][0]:.1e} in hs, {agreement[B][1]:.1e} in dx."]
