@@ -25,9 +25,9 @@ either cache.
 from typing import NamedTuple
 
 from ..backend import get_array_module
-from .fused import kernels_for
 from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 from .fast import FastGatedInput, FastGatedInputGrad
+from .fused import kernels_for
 from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state, feature_major,
                        flat, order_grads, require_cache, split_by_mask, use_fast_path)
 
@@ -196,7 +196,7 @@ def gru_step_backward(dh_t, cache):
 def _gru_forward_fast(s, x, params, h0, reset_after, keep_cache):
     """``gru_forward`` after the checks, on NumPy (see ``fast.py``)."""
     xp, T, B, H, dt = s.xp, s.T, s.B, s.H, s.dtype
-    inp = FastGatedInput(s, x, params, 3 * H if reset_after else 2 * H, [slice(0, 2 * H)], keep_cache)
+    inp = FastGatedInput(s, x, params, 3 * H if reset_after else 2 * H, [slice(0, 2 * H)], keep_cache, keep_cache)
     W_hn_T = xp.ascontiguousarray(params["W_h"][:, 2 * H:].T)
     hT = xp.empty((T + 1, H, B), dtype=dt)                    # h_0 ... h_T, feature-major
     hT[0] = h0.T
