@@ -152,6 +152,9 @@ def make_sync(device):
 PAUSE = 0.25      # seconds between timed cases: longer than OpenBLAS (or OpenMP) threads spin after a call
 
 
+SAMPLES = {}      # every timed sample of the last ``time_cases`` call: name -> [seconds, ...]
+
+
 def time_cases(cases, repeats, sync, warmup=2, pause=None):
     """Median seconds of each case; the cases are timed round-robin, ``repeats`` rounds after a warm-up."""
     pause = PAUSE if pause is None else pause
@@ -173,6 +176,8 @@ def time_cases(cases, repeats, sync, warmup=2, pause=None):
                 times[name].append(time.perf_counter() - t0)
             finally:
                 gc.enable()
+    SAMPLES.clear()
+    SAMPLES.update(times)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -420,7 +425,7 @@ def run(args):
     mm_fn = matmul_case(xp)
     mm = mm_rate(time_cases({"mm": mm_fn}, args.repeats, sync, pause=0)["mm"])
     print(f"float32 {MM_N}x{MM_N} matrix product: {mm:.0f} GFLOP/s (before the cells; each batch times it again)")
-    mm_by_batch = {}
+    mm_by_batch, mm_spread = {}, {}
 
     rng = np.random.default_rng(0)
     results = []        # (B, label, fwd s, train s, peak bytes, cache per layer)
@@ -449,7 +454,9 @@ def run(args):
                 agreement[B] = torch_agreement(stacks["gru + gate"], x, dhs)
         times = time_cases(cases, args.repeats, sync)
         mm = mm_by_batch[B] = mm_rate(times[("mm", "mm")])
-        print(f"B={B:<4} float32 {MM_N}x{MM_N} matrix product, timed with the cases: {mm:.0f} GFLOP/s")
+        mm_spread[B] = (mm_rate(max(SAMPLES[("mm", "mm")])), mm_rate(min(SAMPLES[("mm", "mm")])))
+        print(f"B={B:<4} float32 {MM_N}x{MM_N} matrix product, timed with the cases: {mm:.0f} GFLOP/s "
+              f"(rounds: {mm_spread[B][0]:.0f} to {mm_spread[B][1]:.0f})")
         rows = list(CONFIGS) + ([(PLAIN, "gru", True, False)] if device == "cpu" else [])
         for label, cell, att, ra in rows:
             layers = stacks["gru + gate" if label == PLAIN else label]
@@ -488,14 +495,14 @@ def run(args):
         del stacks, cases
         gc.collect()
 
-    md = markdown(args, device, xp, mm_by_batch, results, torch_results, summary, agreement)
+    md = markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, summary, agreement)
     if args.out:
         Path(args.out).write_text(md)
         print(f"wrote {args.out}")
     return 0
 
 
-def markdown(args, device, xp, mm_by_batch, results, torch_results, summary, agreement):
+def markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, summary, agreement):
     out = [f"# Cell benchmark ({device})", "",
            f"`python benchmarks/bench_cells.py --device {device} --batches {' '.join(map(str, args.batches))}"
            f" --repeats {args.repeats}" + (f" --steps {T}" if T != 100 else "")
@@ -503,7 +510,11 @@ def markdown(args, device, xp, mm_by_batch, results, torch_results, summary, agr
     out += machine_lines(device, xp)
     out += [f"- float32 {MM_N}x{MM_N} matrix product (`xp.matmul` with `out=`), timed in each batch's round-robin "
             "with the cells, the reference for '% mm': "
-            + ", ".join(f"**{mm_by_batch[B]:.0f} GFLOP/s** at batch {B}" for B in args.batches), "",
+            + ", ".join(f"**{mm_by_batch[B]:.0f} GFLOP/s** at batch {B} (rounds {mm_spread[B][0]:.0f} to "
+                        f"{mm_spread[B][1]:.0f})" for B in args.batches)
+            + ". The spread says how steady the machine was while the batch ran: a shared virtual machine "
+            "can change speed within minutes, so compare the rows of one batch (timed round-robin) with each other.",
+            "",
             f"3 layers, T = {T}, D = {D_IN} then {H}, H = {H}, float32. 'fwd' is inference (`keep_cache=False`), "
             "'train' is forward with the cache plus backward (gradients of x, state and all parameters). "
             "Milliseconds are the median of "
