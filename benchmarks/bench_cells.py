@@ -117,6 +117,10 @@ def blas_description():
         return "unknown"
 
 
+ALLOCATOR = ("the allocator's defaults (glibc malloc hands large freed blocks back to the kernel, so each "
+             "training step's caches are fresh pages: 'faults' counts them)")
+
+
 def machine_lines(device, xp):
     lines = [
         f"- CPU: {cpu_model()} ({cpu_flags()}), {core_count()} cores; Python {platform.python_version()}",
@@ -128,6 +132,7 @@ def machine_lines(device, xp):
                      f"(= the core count); intra-op threads as set")
     else:
         lines.append("- PyTorch not installed: the torch comparisons are left out")
+    lines.append(f"- Memory: {ALLOCATOR}")
     if device == "gpu":
         props = xp.cuda.runtime.getDeviceProperties(0)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
@@ -153,12 +158,39 @@ PAUSE = 0.25      # seconds between timed cases: longer than OpenBLAS (or OpenMP
 
 
 SAMPLES = {}      # every timed sample of the last ``time_cases`` call: name -> [seconds, ...]
+FAULTS = {}       # the median number of minor page faults of each case in the last ``time_cases`` call
+
+
+def minor_faults():
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except (ImportError, AttributeError):     # not on Linux/macOS
+        return 0
+
+
+def reuse_freed_memory():
+    """Ask glibc's malloc to keep freed memory (no mmap for large blocks, no trimming of the heap).
+
+    By default glibc hands large freed blocks back to the kernel, so every training step
+    touches its ~100 MB of fresh caches for the first time: one minor page fault per 4 KiB
+    page (or 2 MiB huge page), each zeroed by the kernel. Returns a line for the table, or
+    None where it cannot be done (not glibc)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+        ok = libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    except (OSError, AttributeError):
+        ok = False
+    return ("glibc malloc told to keep freed memory (`mallopt`: no mmap, no heap trimming; "
+            "`--reuse-freed-memory`)") if ok else None
 
 
 def time_cases(cases, repeats, sync, warmup=2, pause=None):
     """Median seconds of each case; the cases are timed round-robin, ``repeats`` rounds after a warm-up."""
     pause = PAUSE if pause is None else pause
     times = {name: [] for name in cases}
+    faults = {name: [] for name in cases}
     for fn in cases.values():
         for _ in range(warmup):
             fn()
@@ -170,14 +202,18 @@ def time_cases(cases, repeats, sync, warmup=2, pause=None):
             sync()
             gc.disable()                     # as timeit does: no collection inside a timed call
             try:
+                f0 = minor_faults()
                 t0 = time.perf_counter()
                 fn()
                 sync()
                 times[name].append(time.perf_counter() - t0)
+                faults[name].append(minor_faults() - f0)
             finally:
                 gc.enable()
     SAMPLES.clear()
     SAMPLES.update(times)
+    FAULTS.clear()
+    FAULTS.update({name: statistics.median(f) for name, f in faults.items()})
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -416,6 +452,9 @@ def run(args):
         xp = array_module("gpu")
     else:
         xp = np
+    global ALLOCATOR
+    if args.reuse_freed_memory:
+        ALLOCATOR = reuse_freed_memory() or ALLOCATOR + "; `--reuse-freed-memory` could not be applied here"
     ncores = core_count()
     if torch is not None:
         torch.set_num_threads(ncores)
@@ -453,6 +492,7 @@ def run(args):
             if tcases:
                 agreement[B] = torch_agreement(stacks["gru + gate"], x, dhs)
         times = time_cases(cases, args.repeats, sync)
+        faults = dict(FAULTS)
         mm = mm_by_batch[B] = mm_rate(times[("mm", "mm")])
         mm_spread[B] = (mm_rate(max(SAMPLES[("mm", "mm")])), mm_rate(min(SAMPLES[("mm", "mm")])))
         print(f"B={B:<4} float32 {MM_N}x{MM_N} matrix product, timed with the cases: {mm:.0f} GFLOP/s "
@@ -467,7 +507,7 @@ def run(args):
             fl = forward_flops(cell, att, B)
             row = dict(B=B, label=label, fwd=times[(label, "fwd")], train=times[(label, "train")],
                        fwd_gf=fl / times[(label, "fwd")] / 1e9, train_gf=3 * fl / times[(label, "train")] / 1e9,
-                       peak=peak, cache=per_layer)
+                       peak=peak, cache=per_layer, faults=faults[(label, "train")])
             results.append(row)
             print(f"B={B:<4} {label:<16} fwd {row['fwd'] * 1e3:8.1f} ms {row['fwd_gf']:6.1f} GF/s "
                   f"({100 * row['fwd_gf'] / mm:4.1f}%)  train {row['train'] * 1e3:8.1f} ms "
@@ -478,7 +518,7 @@ def run(args):
                           "torch.nn.LSTM (fused, no gate)"):
                 if (label, "fwd") in times:
                     torch_results.append(dict(B=B, label=label, fwd=times[(label, "fwd")],
-                                              train=times[(label, "train")]))
+                                              train=times[(label, "train")], faults=faults[(label, "train")]))
                     print(f"B={B:<4} {label:<31} fwd {times[(label, 'fwd')] * 1e3:8.1f} ms  "
                           f"train {times[(label, 'train')] * 1e3:8.1f} ms")
             if ("torch EleAtt-GRU (autograd)", "train") in times:
@@ -506,6 +546,7 @@ def markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, s
     out = [f"# Cell benchmark ({device})", "",
            f"`python benchmarks/bench_cells.py --device {device} --batches {' '.join(map(str, args.batches))}"
            f" --repeats {args.repeats}" + (f" --steps {T}" if T != 100 else "")
+           + (" --reuse-freed-memory" if args.reuse_freed_memory else "")
            + f"`, run {time.strftime('%Y-%m-%d %H:%M')}.", ""]
     out += machine_lines(device, xp)
     out += [f"- float32 {MM_N}x{MM_N} matrix product (`xp.matmul` with `out=`), timed in each batch's round-robin "
@@ -527,23 +568,25 @@ def markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, s
             "'cache' the training cache per step per layer (layer 1 / 2 / 3; the arrays the forward pass made "
             "and backward needs: each array counted once, the layer's input and the parameters not counted, "
             "but a copy of the input that the cache keeps is: the fast path keeps layer 1's x feature-major). `keep_cache=False` keeps no "
-            "arrays (checked in the run).", ""]
+            "arrays (checked in the run). 'faults/train' is the median number of minor page faults "
+            "(first touches of fresh memory) during one timed training step.", ""]
     for B in args.batches:
         mm = mm_by_batch[B]
         out += [f"## Batch {B}", "",
-                "| cell | fwd ms | fwd GFLOP/s | fwd % mm | train ms | train GFLOP/s | train % mm | peak MiB "
-                "| cache KiB/step/layer | cache bytes/step/layer/sequence |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "| cell | fwd ms | fwd GFLOP/s | fwd % mm | train ms | train GFLOP/s | train % mm | faults/train "
+                "| peak MiB | cache KiB/step/layer | cache bytes/step/layer/sequence |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results:
             if r["B"] != B:
                 continue
             out.append(f"| {r['label']} | {r['fwd'] * 1e3:.1f} | {r['fwd_gf']:.1f} | {100 * r['fwd_gf'] / mm:.0f}% | "
                        f"{r['train'] * 1e3:.1f} | {r['train_gf']:.1f} | {100 * r['train_gf'] / mm:.0f}% | "
-                       f"{r['peak'] / 2**20:.1f} | {' / '.join(f'{c / 1024:.1f}' for c in r['cache'])} | "
+                       f"{r['faults']:.0f} | {r['peak'] / 2**20:.1f} | {' / '.join(f'{c / 1024:.1f}' for c in r['cache'])} | "
                        f"{' / '.join(f'{c / B:.0f}' for c in r['cache'])} |")
         for r in torch_results:
             if r["B"] == B:
-                out.append(f"| {r['label']} | {r['fwd'] * 1e3:.1f} | | | {r['train'] * 1e3:.1f} | | | | | |")
+                out.append(f"| {r['label']} | {r['fwd'] * 1e3:.1f} | | | {r['train'] * 1e3:.1f} | | | "
+                           f"{r['faults']:.0f} | | | |")
         if B in agreement:
             out += ["", f"Our EleAtt-GRU and the torch one on the same inputs (float32): largest |difference| "
                         f"{agreement[B][0]:.1e} in hs, {agreement[B][1]:.1e} in dx."]
@@ -568,6 +611,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=7, help="timed rounds per case (median); default 7")
     p.add_argument("--out", default=None, help="write the Markdown table here (e.g. benchmarks/RESULTS.md)")
     p.add_argument("--steps", type=int, default=T, help=f"sequence length T (default {T}, the paper's)")
+    p.add_argument("--reuse-freed-memory", action="store_true",
+                   help="tell glibc malloc to keep freed memory (no fresh pages, no page faults per step)")
     args = p.parse_args(argv)
     T = args.steps
     return run(args)
