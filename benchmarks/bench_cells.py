@@ -320,6 +320,8 @@ def cache_bytes(layers, x, plain=False):
             for a in (value if isinstance(value, tuple) else (value,)):
                 if hasattr(a, "nbytes"):
                     o = _owner(a)
+                    if o.ndim != 3 or o.shape[0] not in (T, T + 1) and o.shape[1] not in (T, T + 1):
+                        continue           # not per step: W_hcat (the fused weights), a final state
                     if id(o) not in seen and id(o) not in exclude:
                         seen.add(id(o))
                         total += o.nbytes
@@ -565,8 +567,9 @@ def markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, s
             "it says reset-after; 'plain path' is the same EleAtt-GRU stack with the CPU fast path switched off "
             "(`minieleatt.functional.sequence.FAST_PATH = False`), the code before this work's fast path. 'peak' is the largest memory allocated during one training step "
             "(tracemalloc, NumPy's allocations; on the GPU the CuPy pool), "
-            "'cache' the training cache per step per layer (layer 1 / 2 / 3; the arrays the forward pass made "
-            "and backward needs: each array counted once, the layer's input and the parameters not counted, "
+            "'cache' the training cache per step per layer (layer 1 / 2 / 3; the per-step arrays the forward pass "
+            "made and backward needs: each array counted once, the layer's input and the parameters not counted "
+            "(nor the fused weights `W_hcat` the cache also holds, H x (D + G·H) numbers per layer, not per step), "
             "but a copy of the input that the cache keeps is: the fast path keeps layer 1's x feature-major). `keep_cache=False` keeps no "
             "arrays (checked in the run). 'faults/train' is the median number of minor page faults "
             "(first touches of fresh memory) during one timed training step.", ""]
