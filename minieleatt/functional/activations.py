@@ -20,16 +20,6 @@ def sigmoid(z):
     return s
 
 
-def sigmoid_(z):
-    """``sigmoid`` in place: ``z`` becomes σ(z), by the same arithmetic (for the fast paths)."""
-    xp = get_array_module(z)
-    z *= 0.5
-    xp.tanh(z, out=z)
-    z *= 0.5
-    z += 0.5
-    return z
-
-
 def sigmoid_grad_from_output(s):
     """Derivative of the sigmoid, given its output ``s``: ``s * (1 - s)``."""
     return s * (1 - s)
