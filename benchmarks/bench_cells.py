@@ -7,21 +7,26 @@ for layer 1 then 100, hidden size 100, float32) at each batch size, it times
   (forward with the cache, then backward) of each cell (rnn, lstm, gru), with
   and without the element-wise attention gate; the GRU is the paper's
   reset-before form, plus the plain reset-after GRU (PyTorch's form);
+- on the CPU, the EleAtt-GRU once more with the fast paths switched off (the
+  plain code, what the library ran before them);
 - when PyTorch is installed, on the same inputs and parameters: the same
   EleAtt-GRU written with torch operations and autograd in a Python loop, and
-  the fused ``torch.nn.GRU`` / ``torch.nn.LSTM`` (3 layers, no gate);
+  the fused ``torch.nn.GRU`` / ``torch.nn.LSTM`` (3 layers, no gate); with
+  ``--device gpu``, everything on CuPy and on torch's CUDA device;
 
 and prints milliseconds (median of the repeats, after a warm-up; the cases are
 timed round-robin so that every case sees the same machine), GFLOP/s, the ratio
-to a large float32 matrix product timed in the same run, the peak memory of a
-training step and the training cache in bytes per step per layer.
+to a large float32 matrix product timed in the same round-robin, the minor page
+faults of a training step, its peak memory and the training cache in bytes per
+step per layer. Threads: OpenBLAS as it starts (all cores), torch set to the core
+count; both are written into the table.
 
 FLOPs are the products only: forward ``2·B·(D·D + H·D + D·G·H + H·G·H)`` per
 layer and step with the gate (``2·B·(D·G·H + H·G·H)`` without), G = 1, 4, 3 for
 RNN, LSTM, GRU; a training step is three times the forward.
 
     PYTHONPATH=. python benchmarks/bench_cells.py [--device cpu|gpu] [--batches 16 64 256]
-                                                  [--repeats 7] [--out benchmarks/RESULTS.md]
+        [--repeats 7] [--steps 100] [--reuse-freed-memory] [--out benchmarks/RESULTS.md]
 """
 
 import argparse
