@@ -43,6 +43,15 @@ def softmax(z, axis=-1):
     return e
 
 
+def softmax_(z, axis=-1):
+    """``softmax`` in place along ``axis`` (for the fast paths)."""
+    xp = get_array_module(z)
+    z -= z.max(axis=axis, keepdims=True)
+    xp.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z
+
+
 def softmax_backward(ds, s, axis=-1):
     """Gradient through ``s = softmax(z)``: ``dz = s * (ds - sum(ds * s))`` along ``axis``."""
     return s * (ds - (ds * s).sum(axis=axis, keepdims=True))

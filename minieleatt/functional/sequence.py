@@ -13,14 +13,31 @@
   through them, and after the loop form every weight gradient as one large
   product over all steps.
 - ``carry`` / ``split_by_mask``: the masking of padded steps (state carried over).
+- ``use_fast_path`` / ``feature_major``: what the CPU fast paths (``gru.py``) share.
 """
 
 from typing import NamedTuple
 
 from ..backend import check_float_array, get_array_module
 from .attention import gate_backward, gate_forward, resolve_attention
+from .fused import kernels_for
 
 GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
+
+# The CPU fast paths (see ``_gru_forward_fast``) run on NumPy arrays when this is True. Set it to
+# False to run the plain code everywhere (the tests and the benchmark compare the two).
+FAST_PATH = True
+
+
+def use_fast_path(xp):
+    """True when a cell's fast path applies: NumPy arrays, fast paths on. CuPy runs the plain code."""
+    return FAST_PATH and getattr(xp, "__name__", "") == "numpy"
+
+
+def feature_major(xp, a):
+    """(T, B, K) -> the same values as (T, K, B), C-contiguous: a view when ``a`` is already stored
+    that way (the fast paths return their arrays so), else a copy."""
+    return xp.ascontiguousarray(a.transpose(0, 2, 1))
 
 
 # ----------------------------------------------------------------------------- checks
@@ -174,7 +191,8 @@ class GatedInput:
     def __init__(self, x, params, kind, h_cols=None, keep=True):
         xp = get_array_module(x)
         T, B, D = x.shape
-        self.x, self.params, self.kind, self.D = x, params, kind, D
+        self.xp, self.x, self.params, self.kind, self.D = xp, x, params, kind, D
+        self.kernels = kernels_for(xp) if kind == "sigmoid" else None    # the fused gate (CuPy)
         W_h = params["W_h"] if h_cols is None else params["W_h"][:, :h_cols]
         if kind is None:
             self.W_hcat = W_h
@@ -194,9 +212,14 @@ class GatedInput:
         if self.kind is None:
             return self.x_proj[t], hW
         D = self.D
-        a, x_att = gate_forward(self.x_proj[t] + hW[:, :D], self.x[t], self.kind)
-        if self.A is not None:
-            self.A[t] = a
+        if self.kernels is not None:                          # CuPy: the gate in one fused kernel
+            x_att = self.xp.empty_like(self.x[t])
+            a = self.A[t] if self.A is not None else self.xp.empty_like(x_att)
+            self.kernels.gate_forward(self.x_proj[t], hW[:, :D], self.x[t], a, x_att)
+        else:
+            a, x_att = gate_forward(self.x_proj[t] + hW[:, :D], self.x[t], self.kind)
+            if self.A is not None:
+                self.A[t] = a
         return x_att @ self.params["W_x"] + self.params["b"], hW[:, D:]
 
 
@@ -215,6 +238,7 @@ class GatedInputGrad:
         xp = get_array_module(x)
         T, B, D = x.shape
         self.x, self.A, self.params, self.W_hcat, self.kind, self.D = x, A, params, W_hcat, kind, D
+        self.kernels = kernels_for(xp) if kind == "sigmoid" else None    # the fused gate (CuPy)
         lead = 0 if kind is None else D
         # [dz_a | dgh] side by side, so that one product gives dh_{t-1} and, after the loop, [dW_ha | dW_h]
         self.dhcat = xp.empty((T, B, lead + gh_cols), dtype=x.dtype)
@@ -232,9 +256,12 @@ class GatedInputGrad:
         """After ``dgx(t)`` and ``dgh(t)`` are written: return the gradient they send to ``h_{t-1}``."""
         if self.kind is not None:
             dx_att = self.dGx[t] @ self.params["W_x"].T     # undo gx = x̃ W_x + b
-            dz, dx = gate_backward(dx_att, self.x[t], self.A[t], self.kind)
-            self.dhcat[t, :, : self.D] = dz
-            self.dX[t] = dx
+            if self.kernels is not None:                      # CuPy: the gate in one fused kernel
+                self.kernels.gate_backward(dx_att, self.x[t], self.A[t], self.dhcat[t, :, : self.D], self.dX[t])
+            else:
+                dz, dx = gate_backward(dx_att, self.x[t], self.A[t], self.kind)
+                self.dhcat[t, :, : self.D] = dz
+                self.dX[t] = dx
         return self.dhcat[t] @ self.W_hcat.T                # undo h_{t-1} [W_ha | W_h]
 
     def finish(self, h_prev_all):
