@@ -171,7 +171,7 @@ def _cmd_compare(args):
     base = _config(args, splits, cell=cells[0], attention_layers=0)
     results, histories, attention = run_comparison(specs, splits.train, splits.val, splits.test, base, out_dir=out,
                                                    relevant_joints=splits.relevant_joints,
-                                                   progress=not args.quiet, log=log)
+                                                   progress=not args.quiet, log=log, seeds=args.seeds)
     table = write_report(results, histories, attention, out, splits.class_names, splits.relevant_joints,
                          settings_of(base, data=splits.description))
     print(table)
@@ -205,6 +205,9 @@ def build_parser():
                                        "with and without it; writes a table and three figures")
     c.add_argument("--cells", nargs="+", choices=["rnn", "lstm", "gru"], default=["gru"],
                    help="one cell: the layer-replacement sweep; several: each with and without the gate")
+    c.add_argument("--seeds", nargs="+", type=int, default=None, metavar="S",
+                   help="train every model with each of these seeds (same data) and report mean ± std "
+                        "(default: --seed alone)")
     c.add_argument("--attention-layers", dest="attention_layers_list", nargs="+", type=int, default=None,
                    metavar="M", help="which m to train (default 0..layers for one cell, 0 and layers for several)")
     _add_model_options(c, single=False)

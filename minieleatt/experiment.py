@@ -64,48 +64,81 @@ def _slug(label):
     return "".join(c if c.isalnum() else "_" for c in label).strip("_").lower()
 
 
-def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joints=None, progress=True, log=print):
+def _train_one(spec, config, train, val, test, folder, relevant_joints, progress, log):
+    """Train one model with one seed; returns (row, history, class attention or None)."""
+    trainer = Trainer(config, train, val, out_dir=folder, progress=progress, log=log)
+    t0 = time.perf_counter()
+    fit = trainer.fit()
+    seconds = time.perf_counter() - t0
+    test_loss, test_acc = trainer.evaluate(test)
+    last = fit["history"][-1]
+    row = {"test_acc": test_acc, "test_loss": test_loss, "best_val_acc": fit["best_val_acc"],
+           "best_epoch": fit["best_epoch"], "final_train_loss": last["train_loss"], "final_val_loss": last["val_loss"],
+           "epochs": fit["epochs"], "seconds": seconds, "seconds_per_epoch": seconds / max(fit["epochs"], 1),
+           "parameters": trainer.net.num_params, "attention_ratio": None, "attention_selectivity": None}
+    att = trainer.class_attention(test) if spec.attention_layers >= 1 else None
+    if att is not None and relevant_joints is not None:
+        joints = viz.joint_attention(att)
+        row["attention_ratio"] = float(viz.attention_ratio(joints, relevant_joints).mean())
+        row["attention_selectivity"] = float(viz.attention_selectivity(joints, relevant_joints).mean())
+    return row, fit["history"], att
+
+
+def _mean_row(rows):
+    """One row from the rows of several seeds: the mean of every number, the accuracy's spread too."""
+    out = {}
+    for key in rows[0]:
+        values = [r[key] for r in rows]
+        out[key] = None if values[0] is None else float(np.mean(values))
+    out["epochs"] = int(round(out["epochs"]))
+    out["parameters"] = rows[0]["parameters"]
+    out["test_accs"] = [r["test_acc"] for r in rows]
+    out["test_acc_std"] = float(np.std(out["test_accs"]))
+    return out
+
+
+def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joints=None, progress=True, log=print,
+                   seeds=None):
     """Train every model of ``specs`` with ``config`` (cell and attention_layers replaced per model).
 
+    ``seeds``: the training seeds (initialisation, batch order, augmentation, dropout) to run
+    each model with (default: ``config.seed`` alone); the data stay the same.
     ``relevant_joints``: per class, the joints that matter (skeleton data), to score the
     first layer's attention. Returns (results, histories, attention) where results is a
-    list of dicts (one per model), histories maps label -> per-epoch history, and
-    attention maps label -> (C, D) mean first-layer gate response per class on the test set.
+    list of dicts (one per model; numbers are means over the seeds, ``test_accs`` the
+    accuracy of each seed and ``test_acc_std`` their standard deviation), histories maps
+    label -> the first seed's per-epoch history, and attention maps label -> (C, D) mean
+    first-layer gate response per class on the test set (averaged over the seeds).
     """
+    seeds = [config.seed] if seeds is None else list(seeds)
+    if not seeds:
+        raise ValueError("run_comparison: give at least one seed")
     results, histories, attention = [], {}, {}
     for spec in specs:
-        cfg = replace(config, cell=spec.cell, attention_layers=spec.attention_layers)
-        folder = None if out_dir is None else os.path.join(out_dir, "models", _slug(spec.label))
-        log(f"== {spec.label}: {cfg.cell}, {cfg.num_layers} x {cfg.hidden_size}, gate in the first "
-            f"{spec.attention_layers} layer(s)")
-        trainer = Trainer(cfg, train, val, out_dir=folder, progress=progress, log=log)
-        t0 = time.perf_counter()
-        fit = trainer.fit()
-        seconds = time.perf_counter() - t0
-        test_loss, test_acc = trainer.evaluate(test)
-        last = fit["history"][-1]
-        row = {"model": spec.label, "cell": spec.cell, "attention_layers": spec.attention_layers,
-               "test_acc": test_acc, "test_loss": test_loss, "best_val_acc": fit["best_val_acc"],
-               "best_epoch": fit["best_epoch"], "final_train_loss": last["train_loss"],
-               "final_val_loss": last["val_loss"], "epochs": fit["epochs"], "seconds": seconds,
-               "seconds_per_epoch": seconds / max(fit["epochs"], 1), "parameters": trainer.net.num_params,
-               "attention_ratio": None, "attention_selectivity": None}
-        if spec.attention_layers >= 1:
-            att = trainer.class_attention(test)
-            attention[spec.label] = att
-            if relevant_joints is not None:
-                joints = viz.joint_attention(att)
-                row["attention_ratio"] = float(viz.attention_ratio(joints, relevant_joints).mean())
-                row["attention_selectivity"] = float(viz.attention_selectivity(joints, relevant_joints).mean())
-        results.append(row)
-        histories[spec.label] = fit["history"]
-        log(f"   test accuracy {test_acc:.3f}, loss {test_loss:.4f}, {fit['epochs']} epochs, {seconds:.0f} s"
-            + ("" if row["attention_ratio"] is None else f", attention ratio {row['attention_ratio']:.2f}"))
+        rows, atts = [], []
+        for seed in seeds:
+            cfg = replace(config, cell=spec.cell, attention_layers=spec.attention_layers, seed=seed)
+            folder = None if out_dir is None else os.path.join(
+                out_dir, "models", _slug(spec.label) + ("" if len(seeds) == 1 else f"_seed{seed}"))
+            log(f"== {spec.label}: {cfg.cell}, {cfg.num_layers} x {cfg.hidden_size}, gate in the first "
+                f"{spec.attention_layers} layer(s), seed {seed}")
+            row, history, att = _train_one(spec, cfg, train, val, test, folder, relevant_joints, progress, log)
+            rows.append(row)
+            histories.setdefault(spec.label, history)
+            if att is not None:
+                atts.append(att)
+            log(f"   test accuracy {row['test_acc']:.3f}, loss {row['test_loss']:.4f}, {row['epochs']} epochs, "
+                f"{row['seconds']:.0f} s" + ("" if row["attention_ratio"] is None
+                                             else f", attention ratio {row['attention_ratio']:.2f}"))
+        results.append({"model": spec.label, "cell": spec.cell, "attention_layers": spec.attention_layers,
+                        "seeds": seeds, **_mean_row(rows)})
+        if atts:
+            attention[spec.label] = np.mean(atts, axis=0)
     return results, histories, attention
 
 
 def results_table(results):
-    """The results as a Markdown table."""
+    """The results as a Markdown table (with several seeds: their means, accuracy ± its std)."""
     lines = ["| model | test acc. | test loss | final train loss | final val loss | epochs | time (s) | s/epoch "
              "| attention ratio | selectivity |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -114,7 +147,10 @@ def results_table(results):
         return "–" if v is None else f"{v:.2f}"
 
     for r in results:
-        lines.append(f"| {r['model']} | {100 * r['test_acc']:.1f} % | {r['test_loss']:.3f} | "
+        acc = f"{100 * r['test_acc']:.1f} %"
+        if len(r.get("test_accs", ())) > 1:
+            acc = f"{100 * r['test_acc']:.1f} ± {100 * r['test_acc_std']:.1f} %"
+        lines.append(f"| {r['model']} | {acc} | {r['test_loss']:.3f} | "
                      f"{r['final_train_loss']:.3f} | {r['final_val_loss']:.3f} | {r['epochs']} | "
                      f"{r['seconds']:.0f} | {r['seconds_per_epoch']:.1f} | {num(r['attention_ratio'])} | "
                      f"{num(r.get('attention_selectivity'))} |")
@@ -136,14 +172,24 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
                      "1.0 means no preference. Selectivity: the response on an action's joints in that action "
                      "over the response on the same joints in the other actions, averaged over classes; above "
                      "1.0 the gate opens those joints for this action rather than for every action.")
+    seeds = results[0].get("seeds", [])
+    several = len(seeds) > 1
+    if several:
+        notes.append(f"Each model trained with the seeds {seeds} on the same data: accuracy is the mean ± the "
+                     "standard deviation over the seeds, the other numbers means; the loss curves are the first "
+                     "seed's.")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("# Comparison\n\n" + table + "\n\n" + "\n".join(notes) + "\n")
         if settings:
             f.write("\nSettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + "\n")
-    viz.save(viz.plot_loss_curves(histories), os.path.join(out_dir, "loss_curves.png"))
+    title = "Loss per epoch: training (solid) and validation (dashed)" + (f", seed {seeds[0]}" if several else "")
+    viz.save(viz.plot_loss_curves(histories, title=title), os.path.join(out_dir, "loss_curves.png"))
     labels = [r["model"] for r in results]
-    viz.save(viz.plot_accuracy_bars(labels, [r["test_acc"] for r in results], title="Test accuracy",
-                                    baseline=results[0]["test_acc"]), os.path.join(out_dir, "accuracy.png"))
+    viz.save(viz.plot_accuracy_bars(labels, [r["test_acc"] for r in results],
+                                    title="Test accuracy" + (f" over {len(seeds)} seeds" if several else ""),
+                                    baseline=results[0]["test_acc"],
+                                    errors=[r["test_acc_std"] for r in results] if several else None),
+             os.path.join(out_dir, "accuracy.png"))
     if attention and relevant_joints is not None and class_names is not None:
         label = max(attention, key=lambda k: next(r["attention_layers"] for r in results if r["model"] == k))
         joints = viz.joint_attention(attention[label])
@@ -163,12 +209,3 @@ def settings_of(config, **extra):
     d.pop("attention_layers", None)
     d.update(extra)
     return d
-
-
-def mean_over_seeds(results_by_seed):
-    """Average the accuracy of each model over several seeds: label -> (mean, std)."""
-    out = {}
-    for results in results_by_seed:
-        for r in results:
-            out.setdefault(r["model"], []).append(r["test_acc"])
-    return {k: (float(np.mean(v)), float(np.std(v))) for k, v in out.items()}

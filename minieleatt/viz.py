@@ -47,24 +47,30 @@ def plot_loss_curves(histories, title="Loss per epoch: training (solid) and vali
     return fig
 
 
-def plot_accuracy_bars(labels, accuracies, title="Test accuracy", baseline=None):
+def plot_accuracy_bars(labels, accuracies, title="Test accuracy", baseline=None, errors=None):
     """A bar per model with its accuracy (in %) written on top (the paper's layer-replacement figure).
 
-    baseline: an accuracy to draw as a dotted line (e.g. the plain model's).
+    baseline: an accuracy to draw as a dotted line (e.g. the plain model's);
+    errors: one spread per model (e.g. the standard deviation over seeds), drawn as error bars.
     """
     if len(labels) != len(accuracies) or not labels:
         raise ValueError("plot_accuracy_bars: need one accuracy per label, at least one")
     acc = 100 * np.asarray(accuracies, dtype=float)
     fig = Figure(figsize=(1.6 + 1.3 * len(labels), 4.2))
     ax = fig.add_subplot()
-    bars = ax.bar(range(len(labels)), acc, color=[COLORS[i % len(COLORS)] for i in range(len(labels))])
-    for bar, a in zip(bars, acc):
-        ax.text(bar.get_x() + bar.get_width() / 2, a + 0.5, f"{a:.1f}", ha="center", va="bottom", fontsize=10)
+    err = None if errors is None else 100 * np.asarray(errors, dtype=float)
+    bars = ax.bar(range(len(labels)), acc, yerr=err, capsize=6,
+                  color=[COLORS[i % len(COLORS)] for i in range(len(labels))])
+    for i, (bar, a) in enumerate(zip(bars, acc)):
+        top = a + (0 if err is None else err[i])
+        text = f"{a:.1f}" if err is None else f"{a:.1f} ± {err[i]:.1f}"
+        ax.text(bar.get_x() + bar.get_width() / 2, top + 0.5, text, ha="center", va="bottom", fontsize=10)
     if baseline is not None:
         ax.axhline(100 * baseline, color="k", ls=":", lw=1)
     ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right")
-    low = max(0.0, acc.min() - 15)
-    ax.set_ylim(low, min(100.0, acc.max() + 6))
+    spread = 0 if err is None else err.max()
+    low = max(0.0, acc.min() - spread - 15)
+    ax.set_ylim(low, min(100.0, acc.max() + spread + 6))
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)

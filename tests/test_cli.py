@@ -70,3 +70,16 @@ def test_bad_data_options_are_clear_errors(tmp_path, capsys):
     assert "no *.skeleton file in" in capsys.readouterr().err
     assert main(["train", "--data", "ts", "--quiet", "--out", str(tmp_path)]) == 2
     assert "needs a problem name" in capsys.readouterr().err
+
+
+def test_compare_over_several_seeds_reports_mean_and_spread(tmp_path, capsys):
+    out = tmp_path / "seeds"
+    assert main(["compare", "--hidden", "6", "--layers", "1", "--train-per-class", "4", "--test-per-class", "2",
+                 "--epochs", "1", "--seeds", "0", "1", "--quiet", "--out", str(out)]) == 0
+    assert " ± " in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())["results"]
+    for r in results:
+        assert r["seeds"] == [0, 1] and len(r["test_accs"]) == 2
+        assert r["test_acc"] == sum(r["test_accs"]) / 2
+    assert (out / "models" / "1_gru_seed1" / "best.npz").exists() or (out / "models" / "1_gru_seed1" / "last.npz").exists()
+    assert "seeds [0, 1]" in (out / "results.md").read_text()
