@@ -13,7 +13,7 @@ from .errors import MinieleattError
 
 
 # defaults of `minieleatt compare`, chosen to finish in about five minutes on 2 CPU cores
-COMPARE_EPOCHS = 20
+COMPARE_EPOCHS = 30
 
 
 def _cmd_gradcheck(args):
@@ -69,9 +69,12 @@ def _add_training_options(p, epochs):
     g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     g.add_argument("--weight-decay", type=float, default=0.0)
     g.add_argument("--clip", type=float, default=1.0, help="clip the gradients' global norm (0: off)")
-    g.add_argument("--lr-patience", type=int, default=3,
-                   help="epochs without a better validation accuracy before the learning rate is cut by 10")
-    g.add_argument("--early-stop", type=int, default=8, help="stop after this many epochs without improvement")
+    g.add_argument("--lr-patience", type=int, default=6,
+                   help="epochs without a better validation accuracy before the learning rate is cut by 10 "
+                        "(default %(default)s: the small validation set is noisy, and a cut during the early "
+                        "plateau freezes a run there)")
+    g.add_argument("--early-stop", type=int, default=10,
+                   help="stop after this many epochs without improvement (default %(default)s; 0: never)")
     g.add_argument("--no-augment", action="store_true", help="no random rotation and noise (skeleton data)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", choices=["cpu", "gpu"], default="cpu")

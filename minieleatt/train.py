@@ -53,10 +53,10 @@ class TrainConfig:
     clip: float = 1.0                # global-norm clipping (0: off)
     batch_size: int = 64
     epochs: int = 30
-    lr_patience: int = 3             # epochs without a better validation accuracy before lr × lr_factor
+    lr_patience: int = 6             # epochs without a better validation accuracy before lr × lr_factor
     lr_factor: float = 0.1
     min_lr: float = 1e-5
-    early_stop: int = 8              # epochs without improvement before stopping (0: never)
+    early_stop: int = 10             # epochs without improvement before stopping (0: never)
     augment: bool = True             # random rotation ± rotation rad per axis + Gaussian noise
     rotation: float = 0.3
     noise: float = 0.01
