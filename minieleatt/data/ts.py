@@ -33,7 +33,6 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DataFormatError
-from .batching import pad_sequences
 
 BOOLEAN_TAGS = ("timestamps", "missing", "univariate", "equallength", "targetlabel")
 INTEGER_TAGS = ("dimensions", "serieslength")

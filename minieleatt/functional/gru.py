@@ -24,12 +24,11 @@ either cache.
 
 from typing import NamedTuple
 
-from ..backend import get_array_module
 from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 from .fast import FastGatedInput, FastGatedInputGrad
 from .fused import kernels_for
-from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state, feature_major,
-                       flat, order_grads, require_cache, split_by_mask, use_fast_path)
+from .sequence import (GatedInput, GatedInputGrad, carry, check_backward, check_sequence, check_state,
+                       feature_major, flat, order_grads, split_by_mask, use_fast_path)
 
 
 class GRUCache(NamedTuple):
@@ -110,11 +109,7 @@ def gru_backward(dhs, cache, dh_T=None):
     dh_T: (B, H) optional gradient w.r.t. the final state.
     Returns ``dx`` (T, B, D), ``dh0`` (B, H) and ``grads`` (same keys and shapes as params).
     """
-    require_cache(cache, GRUCache)
-    xp = get_array_module(cache.x)
-    T, B, H = cache.h_all.shape[0] - 1, cache.h_all.shape[1], cache.h_all.shape[2]
-    dhs = check_grad("dhs", dhs, (T, B, H), cache.x.dtype, xp)
-    dh_T = check_grad("dh_T", dh_T, (B, H), cache.x.dtype, xp)
+    xp, dhs, dh_T = check_backward(cache, GRUCache, dhs, dh_T=dh_T)
     run = _gru_backward_fast if use_fast_path(xp) else _gru_backward_plain
     return run(xp, dhs, dh_T, cache)
 
@@ -122,7 +117,7 @@ def gru_backward(dhs, cache, dh_T=None):
 def _gru_backward_plain(xp, dhs, dh_T, cache):
     """``gru_backward`` after the checks: the plain version, written to be read."""
     x, h_all, gates, mask, p = cache.x, cache.h_all, cache.gates, cache.mask, cache.params
-    T, B, H = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
+    T, H = h_all.shape[0] - 1, h_all.shape[2]
     dh_next = dh_T
     after = cache.reset_after
     W_hn = p["W_h"][:, 2 * H:]

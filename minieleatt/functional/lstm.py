@@ -21,8 +21,8 @@ from ..backend import get_array_module
 from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 from .fast import FastGatedInput, FastGatedInputGrad
 from .fused import kernels_for
-from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state, feature_major,
-                       order_grads, require_cache, split_by_mask, use_fast_path)
+from .sequence import (GatedInput, GatedInputGrad, carry, check_backward, check_sequence, check_state,
+                       feature_major, order_grads, split_by_mask, use_fast_path)
 
 
 class LSTMCache(NamedTuple):
@@ -118,13 +118,8 @@ def lstm_backward(dhs, cache, dstate_T=None):
     dstate_T: optional pair (dh_T, dc_T) for the final state (either may be None).
     Returns ``dx`` (T, B, D), ``(dh0, dc0)`` each (B, H), and ``grads``.
     """
-    require_cache(cache, LSTMCache)
-    xp, dtype = get_array_module(cache.x), cache.x.dtype
-    T, B, H = cache.h_all.shape[0] - 1, cache.h_all.shape[1], cache.h_all.shape[2]
     dh_T, dc_T = _split_state(dstate_T, "dstate_T")
-    dhs = check_grad("dhs", dhs, (T, B, H), dtype, xp)
-    dh_T = check_grad("dh_T", dh_T, (B, H), dtype, xp)
-    dc_T = check_grad("dc_T", dc_T, (B, H), dtype, xp)
+    xp, dhs, dh_T, dc_T = check_backward(cache, LSTMCache, dhs, dh_T=dh_T, dc_T=dc_T)
     run = _lstm_backward_fast if use_fast_path(xp) else _lstm_backward_plain
     return run(xp, dhs, dh_T, dc_T, cache)
 
@@ -132,7 +127,7 @@ def lstm_backward(dhs, cache, dstate_T=None):
 def _lstm_backward_plain(xp, dhs, dh_T, dc_T, cache):
     """``lstm_backward`` after the checks: the plain version, written to be read."""
     x, h_all, c_all, gates, mask = cache.x, cache.h_all, cache.c_all, cache.gates, cache.mask
-    T, B, H = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
+    T, H = h_all.shape[0] - 1, h_all.shape[2]
     dh_next, dc_next = dh_T, dc_T
     grad = GatedInputGrad(x, cache.attention, cache.params, cache.W_hcat, cache.kind, 4 * H, 4 * H, shared=True)
     tanh_c = tanh(c_all[1:])                                      # tanh(c_t) for all steps at once

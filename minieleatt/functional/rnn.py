@@ -14,12 +14,11 @@ one at the end of this file (``fast.py`` says why); both give the same cache val
 
 from typing import NamedTuple
 
-from ..backend import get_array_module
 from .activations import tanh, tanh_grad_from_output
 from .fast import FastGatedInput, FastGatedInputGrad
 from .fused import kernels_for
-from .sequence import (GatedInput, GatedInputGrad, carry, check_grad, check_sequence, check_state, feature_major,
-                       order_grads, require_cache, split_by_mask, use_fast_path)
+from .sequence import (GatedInput, GatedInputGrad, carry, check_backward, check_sequence, check_state,
+                       feature_major, order_grads, split_by_mask, use_fast_path)
 
 
 class RNNCache(NamedTuple):
@@ -79,11 +78,7 @@ def rnn_backward(dhs, cache, dh_T=None):
     dh_T: (B, H) optional gradient w.r.t. the final state (truncated BPTT across chunks).
     Returns ``dx`` (T, B, D), ``dh0`` (B, H) and ``grads`` (same keys and shapes as params).
     """
-    require_cache(cache, RNNCache)
-    xp = get_array_module(cache.x)
-    T, B, H = cache.h_all.shape[0] - 1, cache.h_all.shape[1], cache.h_all.shape[2]
-    dhs = check_grad("dhs", dhs, (T, B, H), cache.x.dtype, xp)
-    dh_T = check_grad("dh_T", dh_T, (B, H), cache.x.dtype, xp)
+    xp, dhs, dh_T = check_backward(cache, RNNCache, dhs, dh_T=dh_T)
     run = _rnn_backward_fast if use_fast_path(xp) else _rnn_backward_plain
     return run(xp, dhs, dh_T, cache)
 
@@ -91,7 +86,7 @@ def rnn_backward(dhs, cache, dh_T=None):
 def _rnn_backward_plain(xp, dhs, dh_T, cache):
     """``rnn_backward`` after the checks: the plain version, written to be read."""
     x, h_all, A, mask = cache.x, cache.h_all, cache.attention, cache.mask
-    T, B, H = h_all.shape[0] - 1, h_all.shape[1], h_all.shape[2]
+    T, H = h_all.shape[0] - 1, h_all.shape[2]
     dh_next = dh_T
     grad = GatedInputGrad(x, A, cache.params, cache.W_hcat, cache.kind, H, H, shared=True)
     kernels = kernels_for(xp)                                           # CuPy: one fused kernel

@@ -150,6 +150,17 @@ def check_grad(name, g, shape, dtype, xp):
     return g
 
 
+def check_backward(cache, cache_type, dhs, **final_grads):
+    """The checks of a backward call: the cache's type and completeness, ``dhs`` (T, B, H) and each
+    gradient on the final state (B, H), given by name. Returns ``xp``, ``dhs`` and those gradients
+    in the order given, zeros where None."""
+    require_cache(cache, cache_type)
+    xp, dtype = get_array_module(cache.x), cache.x.dtype
+    T, B, H = cache.h_all.shape[0] - 1, cache.h_all.shape[1], cache.h_all.shape[2]
+    finals = tuple(check_grad(name, g, (B, H), dtype, xp) for name, g in final_grads.items())
+    return (xp, check_grad("dhs", dhs, (T, B, H), dtype, xp)) + finals
+
+
 def require_cache(cache, cache_type):
     if not isinstance(cache, cache_type):
         raise TypeError(f"cache must be the {cache_type.__name__} returned by the forward pass, got {type(cache).__name__}")
