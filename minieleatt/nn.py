@@ -219,23 +219,20 @@ class EleAttNet:
             h = dropout_forward(h, drop_masks[i])
         pooled = readout_forward(h, mask, self.readout)
         logits = linear_forward(pooled, self.fc["W"], self.fc["b"])
-        attention = caches[0].attention if (train or keep_attention) else None
         if not (train or keep_attention):
             return logits, None
-        return logits, NetCache(caches, drop_masks, h, pooled, mask, attention)
+        return logits, NetCache(caches, drop_masks, h, pooled, mask, caches[0].attention)
 
     def backward(self, dlogits, cache):
         """Backward from dL/dlogits (B, C): returns ``dx`` (T, B, D) and the gradients of every
         parameter, by flat name in the order of ``parameters()``."""
-        grads = {}
         dpooled, dW, db = linear_backward(dlogits, cache.pooled, self.fc["W"])   # undo logits = pooled W + b
         dh = readout_backward(dpooled, cache.hs_last.shape, cache.mask, self.readout)
+        layer_grads = [None] * len(self.layers)
         for i in reversed(range(len(self.layers))):
             dh = dropout_backward(dh, cache.drop_masks[i])                         # undo the dropout
-            dh, _, g = self.layers[i].backward(dh, cache.layer_caches[i])          # undo layer i
-            for k in reversed(list(g)):
-                grads[f"layers.{i}.{k}"] = g[k]
-        grads = dict(reversed(list(grads.items())))
+            dh, _, layer_grads[i] = self.layers[i].backward(dh, cache.layer_caches[i])   # undo layer i
+        grads = {f"layers.{i}.{k}": v for i, g in enumerate(layer_grads) for k, v in g.items()}
         grads["fc.W"], grads["fc.b"] = dW, db
         return dh, grads
 

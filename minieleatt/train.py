@@ -131,8 +131,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ one epoch
     def _device_batch(self, x, mask, y):
-        dev = self.config.device
-        return to_device(x, dev), to_device(mask, dev), to_device(y, dev)
+        """A padded host batch cast to the run's dtype and moved to its device."""
+        c = self.config
+        return (to_device(x.astype(c.dtype, copy=False), c.device),
+                to_device(mask.astype(c.dtype, copy=False), c.device), to_device(y, c.device))
 
     def train_epoch(self):
         """One pass over the training data; returns (mean loss, accuracy)."""
@@ -144,8 +146,7 @@ class Trainer:
         for b, (x, mask, y, _) in enumerate(iterate_batches(data.sequences, data.labels, c.batch_size, rng=self.rng)):
             if c.augment:
                 x = augment_batch(x, mask, self.rng, max_angle=c.rotation, noise_std=c.noise)
-            x = x.astype(c.dtype, copy=False)
-            x, mask, y = self._device_batch(x, mask.astype(c.dtype, copy=False), y)
+            x, mask, y = self._device_batch(x, mask, y)
             with np.errstate(over="ignore", invalid="ignore"):   # a diverging run is reported just below
                 loss, n_correct, grads = self.net.loss_and_grads(x, y, mask, rng=self.rng)
             if not math.isfinite(loss):
@@ -168,8 +169,7 @@ class Trainer:
         check_dataset(data.sequences, data.labels, self.num_classes)
         total_loss, correct, n = 0.0, 0, 0
         for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
-            x, mask, y = self._device_batch(x.astype(self.config.dtype, copy=False),
-                                            mask.astype(self.config.dtype, copy=False), y)
+            x, mask, y = self._device_batch(x, mask, y)
             logits, _ = self.net.forward(x, mask)
             loss, _ = softmax_cross_entropy(logits, y)
             total_loss += loss * len(y)
@@ -180,9 +180,8 @@ class Trainer:
     def predict(self, data, batch_size=256):
         """Predicted class of every sequence of ``data`` (a NumPy int array)."""
         preds = []
-        for x, mask, _, _ in iterate_batches(data.sequences, data.labels, batch_size):
-            x, mask = to_device(x.astype(self.config.dtype), self.config.device), to_device(
-                mask.astype(self.config.dtype), self.config.device)
+        for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
+            x, mask, _ = self._device_batch(x, mask, y)
             logits, _ = self.net.forward(x, mask)
             preds.append(to_host(logits.argmax(axis=1)))
         return np.concatenate(preds)
@@ -198,7 +197,7 @@ class Trainer:
         sums = np.zeros((self.num_classes, D))
         counts = np.zeros(self.num_classes)
         for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
-            xd, md = self._device_batch(x.astype(self.config.dtype), mask.astype(self.config.dtype), y)[:2]
+            xd, md, _ = self._device_batch(x, mask, y)
             _, cache = self.net.forward(xd, md, keep_attention=True)
             a = to_host(cache.attention).astype(np.float64)                 # (T, B, D)
             per_seq = (a * mask[:, :, None]).sum(axis=0) / mask.sum(axis=0)[:, None]

@@ -107,6 +107,14 @@ def test_bad_data_and_settings(splits):
         TrainConfig.from_dict({"lr": 0.1, "learning_rate": 0.1})
 
 
+def test_predict_agrees_with_evaluate(splits):
+    t = Trainer(small(epochs=2), splits.train, splits.val, progress=False, log=lambda *a: None)
+    t.fit()
+    preds = t.predict(splits.test, batch_size=7)
+    assert preds.shape == splits.test.labels.shape and preds.dtype.kind == "i"
+    assert (preds == splits.test.labels).mean() == pytest.approx(t.evaluate(splits.test)[1])
+
+
 def test_attention_per_class(splits):
     t = Trainer(small(epochs=1), splits.train, splits.val, progress=False, log=lambda *a: None)
     att = t.class_attention(splits.test)

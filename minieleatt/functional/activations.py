@@ -37,14 +37,11 @@ def tanh_grad_from_output(t):
 
 def softmax(z, axis=-1):
     """Softmax along ``axis``; the maximum is subtracted first, so it never overflows."""
-    xp = get_array_module(z)
-    e = xp.exp(z - z.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
-    return e
+    return softmax_(z - z.max(axis=axis, keepdims=True), axis)
 
 
 def softmax_(z, axis=-1):
-    """``softmax`` in place along ``axis`` (for the fast paths)."""
+    """``softmax`` in place along ``axis``, overwriting ``z`` (the fast paths use it on their buffers)."""
     xp = get_array_module(z)
     z -= z.max(axis=axis, keepdims=True)
     xp.exp(z, out=z)
