@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 from .fast import FastGatedInput, FastGatedInputGrad
-from .fused import kernels_for
+from ..fast.kernels import kernels_for
 from .sequence import (GatedInput, GatedInputGrad, carry, check_backward, check_sequence, check_state,
                        feature_major, flat, order_grads, split_by_mask, use_fast_path)
 

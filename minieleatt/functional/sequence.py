@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from ..backend import check_float_array, get_array_module
 from .attention import gate_backward, gate_forward, resolve_attention
-from .fused import kernels_for
+from ..fast.kernels import kernels_for
 
 GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
 

@@ -13,7 +13,8 @@ import pytest
 
 from minieleatt.backend import to_device, to_host
 from minieleatt.cellcheck import CellConfig, all_configs, analytic_gradients, check_cell, make_problem, run_cell, split_inputs
-from minieleatt.functional import fused, sequence
+from minieleatt.fast import kernels as fused
+from minieleatt.functional import sequence
 
 CONFIGS = all_configs()
 IDS = [c.label.replace(" ", ",") for c in CONFIGS]
@@ -133,7 +134,7 @@ def test_kernel_sources_compile_as_cpp(ctype, tmp_path):
     references, T a typedef), compiles as host C++: a syntax and type check of what only nvrtc sees."""
     import subprocess
 
-    lines = ["#include <cmath>", "using std::tanh;", "#define __device__", f"typedef {ctype} T;", fused._PREAMBLE]
+    lines = ["#include <cmath>", "using std::tanh;", "#define __device__", f"typedef {ctype} T;", fused.PREAMBLE]
     for k in KERNELS:
         params = [f"const {t} &{n}" for t, n in k.inputs] + [f"{t} &{n}" for t, n in k.outputs]
         lines.append(f"void {k.name}({', '.join(params)}) {{\n{k.cuda()}\n}}")

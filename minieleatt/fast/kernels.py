@@ -21,12 +21,12 @@ A body's helpers: ``sigm(x)`` the sigmoid (as ``activations.sigmoid``, ``0.5 tan
 Names ``i``, ``n`` and names that start with ``_`` are CuPy's own, so the gates are ``ig``, ``ng`` ...
 """
 
-from .activations import sigmoid
+from ..functional.activations import sigmoid
 
 FUSED = True        # False: CuPy runs the plain element-wise code too
 EMULATE = False     # True: NumPy runs the kernel bodies (the CPU tests of this module)
 
-_PREAMBLE = r"""
+PREAMBLE = r"""
 template <typename F> __device__ F sigm(F x) { return (F)0.5 * tanh((F)0.5 * x) + (F)0.5; }
 template <typename F> __device__ F keep(bool m, F x) { return m ? x : (F)0; }
 template <typename F> __device__ F choose(bool m, F a, F b) { return m ? a : b; }
@@ -148,7 +148,7 @@ class Kernels:
         compiled = self._compiled.get(kernel.name)
         if compiled is None:
             compiled = self.xp.ElementwiseKernel(kernel.params(kernel.inputs), kernel.params(kernel.outputs),
-                                                 kernel.cuda(), kernel.name, preamble=_PREAMBLE)
+                                                 kernel.cuda(), kernel.name, preamble=PREAMBLE)
             self._compiled[kernel.name] = compiled
         compiled(*arrays)
 
