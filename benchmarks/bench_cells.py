@@ -7,8 +7,9 @@ for layer 1 then 100, hidden size 100, float32) at each batch size, it times
   (forward with the cache, then backward) of each cell (rnn, lstm, gru), with
   and without the element-wise attention gate; the GRU is the paper's
   reset-before form, plus the plain reset-after GRU (PyTorch's form);
-- on the CPU, the EleAtt-GRU once more with the fast paths switched off (the
-  plain code, what the library ran before them);
+- the EleAtt-GRU once more with ``impl="reference"``: the readable reference cells
+  (``minieleatt.functional``) that every other row reproduces (the other rows run
+  ``impl="auto"``: the NumPy fast path on the CPU, the fused kernels on the GPU);
 - when PyTorch is installed, on the same inputs and parameters: the same
   EleAtt-GRU written with torch operations and autograd in a Python loop, and
   the fused ``torch.nn.GRU`` / ``torch.nn.LSTM`` (3 layers, no gate); with
@@ -47,7 +48,7 @@ sys.path.insert(0, str(ROOT))          # this checkout's package, before any ins
 import numpy as np  # noqa: E402
 
 from minieleatt.backend import to_device  # noqa: E402
-from minieleatt.functional import GATE_COUNT, sequence  # noqa: E402
+from minieleatt.functional import GATE_COUNT  # noqa: E402
 from minieleatt.layers import EleAttGRU, EleAttLSTM, EleAttRNN  # noqa: E402
 
 T, D_IN, H, LAYERS = 100, 75, 100, 3
@@ -238,17 +239,6 @@ def mm_rate(seconds):
     return 2 * MM_N ** 3 / seconds / 1e9
 
 
-def plain_path(fn):
-    """``fn`` with the CPU fast paths switched off (the plain code, for comparison)."""
-    def run():
-        sequence.FAST_PATH = False
-        try:
-            return fn()
-        finally:
-            sequence.FAST_PATH = True
-    return run
-
-
 # ----------------------------------------------------------------------------- our stacks
 
 def forward_flops(cell, attention, B):
@@ -257,7 +247,7 @@ def forward_flops(cell, attention, B):
     return 2 * B * per_step * T
 
 
-PLAIN = "gru + gate, plain path"   # the same stack with the CPU fast path switched off
+REFERENCE = "gru + gate, reference"   # the same stack run by the readable reference (impl="reference")
 CONFIGS = [  # (label, cell, attention, reset_after)
     ("rnn", "rnn", False, False), ("rnn + gate", "rnn", True, False),
     ("lstm", "lstm", False, False), ("lstm + gate", "lstm", True, False),
@@ -266,10 +256,10 @@ CONFIGS = [  # (label, cell, attention, reset_after)
 ]
 
 
-def build_stack(cell, attention, reset_after, device, seed=0):
+def build_stack(cell, attention, reset_after, device, seed=0, impl="auto"):
     layers = []
     for i, D in enumerate(SIZES):
-        kw = dict(attention=attention, dtype="float32", seed=seed + i, device=device)
+        kw = dict(attention=attention, dtype="float32", seed=seed + i, device=device, impl=impl)
         if cell == "gru":
             layers.append(EleAttGRU(D, H, reset_after=reset_after, **kw))
         else:
@@ -302,39 +292,42 @@ def _owner(a):
     return a
 
 
-def cache_bytes(layers, x, plain=False):
+def _arrays(value):
+    """Every array in a cache field: arrays, tuples and lists of them, and named tuples (step caches)."""
+    if hasattr(value, "nbytes"):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _arrays(v)
+
+
+def cache_bytes(layers, x):
     """Bytes of memory each layer's training cache holds, per step (its own arrays; not x, params)."""
     caches, inputs, h = [], [], x
-    sequence.FAST_PATH = not plain
-    try:
-        for layer in layers:
-            inputs.append(h)
-            h, cache = layer.forward(h)
-            caches.append(cache)
-    finally:
-        sequence.FAST_PATH = True
+    for layer in layers:
+        inputs.append(h)
+        h, cache = layer.forward(h)
+        caches.append(cache)
     per_layer, seen = [], set()
     for layer, cache, inp in zip(layers, caches, inputs):
         # the layer's input is not its cache's memory (but a copy of it that the cache keeps is)
         exclude = {id(_owner(inp))} | {id(_owner(p)) for p in layer.params.values()}
         total = 0
         for name in cache._fields:
-            if name == "params":
+            if name in ("params", "final_state"):
                 continue
-            value = getattr(cache, name)
-            for a in (value if isinstance(value, tuple) else (value,)):
-                if hasattr(a, "nbytes"):
-                    o = _owner(a)
-                    if o.ndim != 3 or o.shape[0] not in (T, T + 1) and o.shape[1] not in (T, T + 1):
-                        continue           # not per step: W_hcat (the fused weights), a final state
-                    if id(o) not in seen and id(o) not in exclude:
-                        seen.add(id(o))
-                        total += o.nbytes
+            for a in _arrays(getattr(cache, name)):
+                o = _owner(a)
+                if name != "steps" and (o.ndim != 3 or o.shape[0] not in (T, T + 1) and o.shape[1] not in (T, T + 1)):
+                    continue           # not per step: W_hcat (the fused weights)
+                if id(o) not in seen and id(o) not in exclude and not any(o is _owner(p) for p in layer.params.values()):
+                    seen.add(id(o))
+                    total += o.nbytes
         per_layer.append(total / T)
     light_kept = []
     for layer in layers[:1]:
         _, light = layer.forward(x, keep_cache=False)
-        light_kept = [f for f in light._fields if f not in ("kind", "reset_after", "final_state")
+        light_kept = [f for f in light._fields if f not in ("activation", "reset_after", "final_state")
                       and getattr(light, f) is not None]
     return per_layer, light_kept
 
@@ -482,15 +475,14 @@ def run(args):
         x = to_device(rng.standard_normal((T, B, D_IN), dtype=np.float32), device)
         dhs = to_device(rng.standard_normal((T, B, H), dtype=np.float32), device)
         stacks = {label: build_stack(cell, att, ra, device) for label, cell, att, ra in CONFIGS}
+        stacks[REFERENCE] = build_stack("gru", True, False, device, impl="reference")
         cases = {("mm", "mm"): mm_fn}
         for label, _, _, _ in CONFIGS:
             layers = stacks[label]
             cases[(label, "fwd")] = (lambda L=layers: stack_forward(L, x))
             cases[(label, "train")] = (lambda L=layers: stack_train(L, x, dhs))
-        if device == "cpu":
-            layers = stacks["gru + gate"]
-            cases[(PLAIN, "fwd")] = plain_path(lambda: stack_forward(layers, x))
-            cases[(PLAIN, "train")] = plain_path(lambda: stack_train(layers, x, dhs))
+        cases[(REFERENCE, "fwd")] = (lambda L=stacks[REFERENCE]: stack_forward(L, x))
+        cases[(REFERENCE, "train")] = (lambda L=stacks[REFERENCE]: stack_train(L, x, dhs))
         if torch is not None:
             tcases, _ = torch_cases(stacks["gru + gate"], x, dhs, device, B)
             for label, (f, tr) in tcases.items():
@@ -504,12 +496,11 @@ def run(args):
         mm_spread[B] = (mm_rate(max(SAMPLES[("mm", "mm")])), mm_rate(min(SAMPLES[("mm", "mm")])))
         print(f"B={B:<4} float32 {MM_N}x{MM_N} matrix product, timed with the cases: {mm:.0f} GFLOP/s "
               f"(rounds: {mm_spread[B][0]:.0f} to {mm_spread[B][1]:.0f})")
-        rows = list(CONFIGS) + ([(PLAIN, "gru", True, False)] if device == "cpu" else [])
+        rows = list(CONFIGS) + [(REFERENCE, "gru", True, False)]
         for label, cell, att, ra in rows:
-            layers = stacks["gru + gate" if label == PLAIN else label]
-            train = stack_train if label != PLAIN else (lambda L, a, b: plain_path(lambda: stack_train(L, a, b))())
-            peak = peak_memory(lambda: train(layers, x, dhs), device)
-            per_layer, light_kept = cache_bytes(layers, x, plain=(label == PLAIN))
+            layers = stacks[label]
+            peak = peak_memory(lambda: stack_train(layers, x, dhs), device)
+            per_layer, light_kept = cache_bytes(layers, x)
             assert light_kept == [], f"keep_cache=False kept {light_kept}"
             fl = forward_flops(cell, att, B)
             row = dict(B=B, label=label, fwd=times[(label, "fwd")], train=times[(label, "train")],
@@ -569,8 +560,9 @@ def markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, s
             f"{args.repeats} round-robin repeats after a warm-up. GFLOP/s count the products only "
             "(forward 2·B·(D·D + H·D + D·G·H + H·G·H) per layer and step with the gate, without D·D + H·D "
             "for the plain cells; training = 3 x forward). The GRU is the paper's reset-before form unless "
-            "it says reset-after; 'plain path' is the same EleAtt-GRU stack with the CPU fast path switched off "
-            "(`minieleatt.functional.sequence.FAST_PATH = False`), the code before this work's fast path. 'peak' is the largest memory allocated during one training step "
+            "it says reset-after. Every row runs `impl=\"auto\"` (the NumPy fast path on the CPU, the fused kernels "
+            "on the GPU) except 'reference', the same EleAtt-GRU stack run by the readable reference cells "
+            "(`impl=\"reference\"`, `minieleatt.functional`). 'peak' is the largest memory allocated during one training step "
             "(tracemalloc, NumPy's allocations; on the GPU the CuPy pool), "
             "'cache' the training cache per step per layer (layer 1 / 2 / 3; the per-step arrays the forward pass "
             "made and backward needs: each array counted once, the layer's input and the parameters not counted "

@@ -13,9 +13,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .backend import array_module
-from .functional import (gru_backward, gru_forward, lstm_backward, lstm_forward, param_shapes, rnn_backward,
-                         rnn_forward)
+from .functional import param_shapes
 from .gradcheck import check_gradients
+from .implementations import sequence_backward, sequence_forward
 
 
 class CellConfig(NamedTuple):
@@ -52,21 +52,14 @@ def example_mask(T, B):
     return mask
 
 
-def run_cell(cfg, x, params, state, mask, keep_cache=True):
-    """Forward pass of a configuration; ``state`` is h0, or (h0, c0) for the LSTM."""
-    if cfg.cell == "rnn":
-        return rnn_forward(x, params, state, mask, cfg.attention, keep_cache)
-    if cfg.cell == "lstm":
-        return lstm_forward(x, params, state, mask, cfg.attention, keep_cache)
-    return gru_forward(x, params, state, mask, cfg.attention, cfg.reset_after, keep_cache)
+def run_cell(cfg, x, params, state, mask, keep_cache=True, impl="reference"):
+    """Forward pass of a configuration by ``impl``; ``state`` is h0, or (h0, c0) for the LSTM."""
+    return sequence_forward(cfg.cell, x, params, state, mask, cfg.attention, cfg.reset_after, keep_cache, impl)
 
 
-def backward_cell(cfg, dhs, cache, dstate_T=None):
-    if cfg.cell == "rnn":
-        return rnn_backward(dhs, cache, dstate_T)
-    if cfg.cell == "lstm":
-        return lstm_backward(dhs, cache, dstate_T)
-    return gru_backward(dhs, cache, dstate_T)
+def backward_cell(cfg, dhs, cache, dstate_T=None, impl="auto"):
+    """Backward pass of a configuration (by default through the implementation that made ``cache``)."""
+    return sequence_backward(cfg.cell, dhs, cache, dstate_T, impl)
 
 
 def make_problem(cfg, T=3, B=2, D=3, H=4, device="cpu", seed=0, dtype="float64"):
@@ -100,19 +93,19 @@ def split_inputs(cfg, inputs):
     return inputs["x"], state, params
 
 
-def cell_outputs(cfg, inputs, mask):
+def cell_outputs(cfg, inputs, mask, impl="reference"):
     """The outputs whose upstream gradients are checked: (hs, h_T) or (hs, h_T, c_T)."""
     x, state, params = split_inputs(cfg, inputs)
-    hs, cache = run_cell(cfg, x, params, state, mask)
+    hs, cache = run_cell(cfg, x, params, state, mask, keep_cache=False, impl=impl)
     if cfg.cell == "lstm":
         return hs, cache.final_state[0], cache.final_state[1]
     return hs, cache.final_state
 
 
-def analytic_gradients(cfg, inputs, douts, mask):
-    """Run forward and backward; return the gradients as a dict with the keys of ``inputs``."""
+def analytic_gradients(cfg, inputs, douts, mask, impl="reference"):
+    """Run forward and backward by ``impl``; return the gradients as a dict with the keys of ``inputs``."""
     x, state, params = split_inputs(cfg, inputs)
-    _, cache = run_cell(cfg, x, params, state, mask)
+    _, cache = run_cell(cfg, x, params, state, mask, impl=impl)
     if cfg.cell == "lstm":
         dx, (dh0, dc0), grads = backward_cell(cfg, douts[0], cache, (douts[1], douts[2]))
         return {"x": dx, "h0": dh0, "c0": dc0, **grads}
@@ -120,9 +113,9 @@ def analytic_gradients(cfg, inputs, douts, mask):
     return {"x": dx, "h0": dh0, **grads}
 
 
-def check_cell(cfg, T=3, B=2, D=3, H=4, device="cpu", seed=0, mode="full", tol=1e-6, eps=1e-6):
-    """Gradient check of one configuration; returns a ``GradcheckReport``."""
+def check_cell(cfg, T=3, B=2, D=3, H=4, device="cpu", seed=0, mode="full", tol=1e-6, eps=1e-6, impl="reference"):
+    """Gradient check of one configuration run by ``impl`` (forward and backward); returns a ``GradcheckReport``."""
     inputs, douts, mask = make_problem(cfg, T, B, D, H, device, seed)
-    analytic = analytic_gradients(cfg, inputs, douts, mask)
-    return check_gradients(lambda inp: cell_outputs(cfg, inp, mask), inputs, analytic, douts,
+    analytic = analytic_gradients(cfg, inputs, douts, mask, impl)
+    return check_gradients(lambda inp: cell_outputs(cfg, inp, mask, impl), inputs, analytic, douts,
                            mode=mode, tol=tol, eps=eps, seed=seed, title=cfg.label)

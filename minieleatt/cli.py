@@ -10,6 +10,10 @@ import sys
 
 from .data.sources import EXPERIMENT_DATA
 from .errors import MinieleattError
+from .implementations import IMPLS
+
+IMPL_HELP = ("which implementation of the cells runs: auto (default: the NumPy fast path on the CPU, the fused "
+             "kernels on the GPU), reference (the readable minieleatt.functional), fast, or fused")
 
 
 # defaults of `minieleatt compare`, chosen to finish in about five minutes on 2 CPU cores
@@ -17,21 +21,23 @@ COMPARE_EPOCHS = 30
 
 
 def _cmd_gradcheck(args):
-    from .backend import gpu_available
+    from .backend import array_module, gpu_available
     from .cellcheck import all_configs, check_cell
+    from .implementations import resolve_impl
 
     if args.device == "gpu" and not gpu_available():
-        from .backend import array_module
         array_module("gpu")                       # raises the clear error that says how to get one
     configs = all_configs()
-    print(f"Finite-difference gradient check, float64, device={args.device}, "
-          f"T={args.T} B={args.B} D={args.D} H={args.H}, tolerance {args.tol:.0e}")
+    impl = resolve_impl(args.impl, array_module(args.device))
+    print(f"Finite-difference gradient check, float64, device={args.device}, impl={args.impl}"
+          f"{f' ({impl})' if impl != args.impl else ''}, T={args.T} B={args.B} D={args.D} H={args.H}, "
+          f"tolerance {args.tol:.0e}")
     print(f"{'configuration':<48} {'tensor':<6} {'rel. error':>10}  result")
     failed = 0
     worst = 0.0
     for cfg in configs:
         report = check_cell(cfg, T=args.T, B=args.B, D=args.D, H=args.H, device=args.device, seed=args.seed,
-                            tol=args.tol)
+                            tol=args.tol, impl=impl)
         for row in report.rows:
             print(f"{cfg.label:<48} {row.name:<6} {row.rel_error:>10.2e}  {'pass' if row.passed else 'FAIL'}")
             worst = max(worst, row.rel_error)
@@ -78,6 +84,7 @@ def _add_training_options(p, epochs):
     g.add_argument("--no-augment", action="store_true", help="no random rotation and noise (skeleton data)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    g.add_argument("--impl", choices=IMPLS, default="auto", help=IMPL_HELP)
     g.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     g.add_argument("--out", default=None, help="output folder")
     g.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
@@ -127,7 +134,7 @@ def _config(args, splits, cell=None, attention_layers=None):
                        weight_decay=args.weight_decay, clip=args.clip, batch_size=args.batch_size,
                        epochs=args.epochs, lr_patience=args.lr_patience, early_stop=args.early_stop,
                        augment=splits.skeleton and not args.no_augment, seed=args.seed, device=args.device,
-                       dtype=args.dtype)
+                       dtype=args.dtype, impl=args.impl)
 
 
 def _log(args):
@@ -189,6 +196,7 @@ def build_parser():
 
     g = sub.add_parser("gradcheck", help="check every cell's backward pass by finite differences (float64)")
     g.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    g.add_argument("--impl", choices=IMPLS, default="auto", help=IMPL_HELP)
     g.add_argument("--T", type=int, default=3, help="steps (default 3)")
     g.add_argument("--B", type=int, default=2, help="batch (default 2)")
     g.add_argument("--D", type=int, default=3, help="input size (default 3)")

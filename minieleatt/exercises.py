@@ -34,9 +34,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .functional import (attention_gate_backward, attention_gate_forward, gate_backward, gru_step_backward,
-                         gru_step_forward, lstm_step_backward, lstm_step_forward, param_shapes, rnn_backward,
-                         rnn_forward, rnn_step_forward, sigmoid, tanh)
+from .functional import (gate_step_backward, gate_step_forward, gru_step_backward, gru_step_forward,
+                         lstm_step_backward, lstm_step_forward, param_shapes, rnn_backward, rnn_forward,
+                         rnn_step_forward)
 from .gradcheck import numerical_vjp, relative_error
 
 TOLERANCE = 1e-6      # largest relative error (against central differences) that counts as right
@@ -57,10 +57,10 @@ def forward_gate(x, h_prev, W_xa, W_ha, b_a):
     """The attention gate of one step: ``a = σ(x W_xa + h_prev W_ha + b_a)``, ``x_att = a ⊙ x``.
 
     x: (B, D), h_prev: (B, H), W_xa: (D, D), W_ha: (H, D), b_a: (D,).
-    Returns ``x_att`` (B, D) and the cache (``minieleatt.functional.attention.GateCache``:
-    fields ``x``, ``h_prev``, ``a``, ``W_xa``, ``W_ha``, ``kind``).
+    Returns ``x_att`` (B, D) and the cache (``minieleatt.functional.GateCache``:
+    fields ``x_t``, ``h_prev``, ``a``, ``W_xa``, ``W_ha``, ``activation``).
     """
-    return attention_gate_forward(x, h_prev, W_xa, W_ha, b_a, kind="sigmoid")
+    return gate_step_forward(x, h_prev, {"W_xa": W_xa, "W_ha": W_ha, "b_a": b_a}, "sigmoid")
 
 
 class GRUStepCache(NamedTuple):
@@ -89,16 +89,9 @@ def forward_gru_step(x, h_prev, params):
     ``W_x = [W_xr W_xz W_xn]`` (D, 3H), ``W_h`` (H, 3H) and ``b`` (3H,) in the same block order.
     x: (B, D), h_prev: (B, H). Returns ``h`` (B, H) and a ``GRUStepCache``.
     """
-    H = h_prev.shape[1]
-    x_att, gate = attention_gate_forward(x, h_prev, params["W_xa"], params["W_ha"], params["b_a"])
-    gx = x_att @ params["W_x"] + params["b"]
-    gh = h_prev @ params["W_h"]
-    r = sigmoid(gx[:, :H] + gh[:, :H])
-    z = sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
-    hn = gh[:, 2 * H:] + params["b_hn"]
-    n = tanh(gx[:, 2 * H:] + r * hn)
-    h = (1 - z) * n + z * h_prev
-    return h, GRUStepCache(x, h_prev, gate.a, x_att, r, z, n, hn, params)
+    h, c = gru_step_forward(x, h_prev, params, attention="sigmoid", reset_after=True)   # the library's reference
+    return h, GRUStepCache(x=x, h_prev=h_prev, a=c.gate.a, x_att=c.x_att, r=c.r, z=c.z, n=c.n, hn=c.hn,
+                           params=params)
 
 
 class LSTMStepCache(NamedTuple):
@@ -130,16 +123,9 @@ def forward_lstm_step(x, state_prev, params):
     x: (B, D), state_prev: the pair (h_prev, c_prev), each (B, H).
     Returns the state ``(h, c)`` and an ``LSTMStepCache``.
     """
-    h_prev, c_prev = state_prev
-    H = h_prev.shape[1]
-    x_att, gate = attention_gate_forward(x, h_prev, params["W_xa"], params["W_ha"], params["b_a"])
-    pre = x_att @ params["W_x"] + h_prev @ params["W_h"] + params["b"]
-    i, f = sigmoid(pre[:, :H]), sigmoid(pre[:, H:2 * H])
-    g, o = tanh(pre[:, 2 * H:3 * H]), sigmoid(pre[:, 3 * H:])
-    c = f * c_prev + i * g
-    tanh_c = tanh(c)
-    h = o * tanh_c
-    return (h, c), LSTMStepCache(x, h_prev, c_prev, gate.a, x_att, i, f, g, o, c, tanh_c, params)
+    (h, c), s = lstm_step_forward(x, state_prev, params, attention="sigmoid")   # the library's reference
+    return (h, c), LSTMStepCache(x=x, h_prev=s.h_prev, c_prev=s.c_prev, a=s.gate.a, x_att=s.x_att, i=s.i, f=s.f,
+                                 g=s.g, o=s.o, c=c, tanh_c=s.tanh_c, params=params)
 
 
 class MaskedRNNCache(NamedTuple):
@@ -398,7 +384,7 @@ def _gate_call(fn, inp, dout, extra):
 
 def _gate_reference(inp, dout, extra):
     _, cache = forward_gate(inp["x"], inp["h_prev"], inp["W_xa"], inp["W_ha"], inp["b_a"])
-    dx, dh_prev, grads = attention_gate_backward(dout, cache)
+    dx, dh_prev, grads = gate_step_backward(dout, cache)
     return {"x": dx, "h_prev": dh_prev, **grads}
 
 
@@ -406,7 +392,8 @@ def _gate_diagnosis(inp, dout, extra, ref):
     x, h, W_xa, W_ha = inp["x"], inp["h_prev"], inp["W_xa"], inp["W_ha"]
     _, cache = forward_gate(x, h, W_xa, W_ha, inp["b_a"])
     a = cache.a
-    dz, dx_direct = gate_backward(dout, x, a)          # dz: the gradient of the pre-activation
+    dx_direct = dout * a                               # the direct path of x̃ = a ⊙ x
+    dz = dout * x * a * (1 - a)                        # dz: the gradient of the pre-activation
     suspects = {
         "dx": _missing_terms(ref["x"], [
             (dx_direct, "the direct path of x̃ = a ⊙ x, dx̃ ⊙ a"),

@@ -1,8 +1,11 @@
 """The layers: ``EleAttRNN``, ``EleAttLSTM``, ``EleAttGRU``.
 
 A layer owns its parameters (a dict with the contract's keys) and calls the
-functional core. It adds nothing to the maths: ``forward`` and ``backward``
-are the functional sequence functions with the layer's options filled in.
+cells. It adds nothing to the maths: ``forward`` and ``backward`` are the
+sequence functions with the layer's options filled in, run by the implementation
+``impl`` names (``minieleatt.implementations``: "auto", the fastest for the
+arrays at hand, "reference", the readable ``minieleatt.functional``, "fast" or
+"fused"), given to the constructor or to each call.
 
     layer = EleAttGRU(75, 100, attention=True, dtype="float32", seed=0)
     hs, cache = layer.forward(x, state=None, mask=None)      # x (T, B, 75) -> hs (T, B, 100)
@@ -13,8 +16,8 @@ are the functional sequence functions with the layer's options filled in.
 import numpy as np
 
 from .backend import array_module, check_device, device_of, resolve_dtype, to_device
-from .functional import (gru_backward, gru_forward, lstm_backward, lstm_forward, param_shapes, resolve_attention,
-                         rnn_backward, rnn_forward)
+from .functional import param_shapes, resolve_attention
+from .implementations import check_impl, sequence_backward, sequence_forward
 
 
 def _positive_int(name, v):
@@ -28,7 +31,8 @@ class _EleAttLayer:
 
     cell = None
 
-    def __init__(self, input_size, hidden_size, attention=True, dtype="float64", seed=0, device="cpu"):
+    def __init__(self, input_size, hidden_size, attention=True, dtype="float64", seed=0, device="cpu", impl="auto"):
+        self.impl = check_impl(impl)
         self.input_size = _positive_int("input_size", input_size)
         self.hidden_size = _positive_int("hidden_size", hidden_size)
         self.attention = resolve_attention(attention)    # None, 'sigmoid' or 'softmax'
@@ -68,24 +72,32 @@ class _EleAttLayer:
     def zero_state(self, batch_size):
         return self.xp.zeros((batch_size, self.hidden_size), dtype=self.dtype)
 
+    def forward(self, x, state=None, mask=None, keep_cache=True, impl=None):
+        """x (T, B, D), state or None, mask (T, B) or None -> hs (T, B, H), cache.
+
+        The state is h0 (B, H), or the pair (h0, c0) for the LSTM. ``impl`` overrides the layer's.
+        """
+        return sequence_forward(self.cell, x, self.params, state, mask, self.attention, self._reset_after(),
+                                keep_cache, self.impl if impl is None else impl)
+
+    def backward(self, dhs, cache, dstate_T=None, impl=None):
+        """dhs (T, B, H) -> dx (T, B, D), dstate (B, H) or (dh0, dc0), grads (keys of params).
+
+        ``dstate_T``: the gradient w.r.t. the final state (truncated BPTT). ``impl``: by default
+        the implementation that made the cache.
+        """
+        return sequence_backward(self.cell, dhs, cache, dstate_T, "auto" if impl is None else impl)
+
     def __repr__(self):
         extra = f", reset_after={self._reset_after()}" if self.cell == "gru" else ""
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, attention={self.attention!r}"
-                f"{extra}, dtype='{self.dtype}', device='{self.device}')")
+                f"{extra}, dtype='{self.dtype}', device='{self.device}', impl='{self.impl}')")
 
 
 class EleAttRNN(_EleAttLayer):
     """Standard RNN layer with the element-wise attention gate (``attention=False``: the plain RNN)."""
 
     cell = "rnn"
-
-    def forward(self, x, state=None, mask=None, keep_cache=True):
-        """x (T, B, D), state (B, H) or None, mask (T, B) or None -> hs (T, B, H), cache."""
-        return rnn_forward(x, self.params, state, mask, self.attention, keep_cache)
-
-    def backward(self, dhs, cache, dstate_T=None):
-        """dhs (T, B, H) -> dx (T, B, D), dstate (B, H), grads (keys of params)."""
-        return rnn_backward(dhs, cache, dstate_T)
 
 
 class EleAttLSTM(_EleAttLayer):
@@ -98,9 +110,9 @@ class EleAttLSTM(_EleAttLayer):
     cell = "lstm"
 
     def __init__(self, input_size, hidden_size, attention=True, dtype="float64", seed=0, device="cpu",
-                 forget_bias=0.0):
+                 forget_bias=0.0, impl="auto"):
         self.forget_bias = float(forget_bias)
-        super().__init__(input_size, hidden_size, attention, dtype, seed, device)
+        super().__init__(input_size, hidden_size, attention, dtype, seed, device, impl)
 
     def init_params(self, rng):
         params = super().init_params(rng)
@@ -110,14 +122,6 @@ class EleAttLSTM(_EleAttLayer):
 
     def zero_state(self, batch_size):
         return super().zero_state(batch_size), super().zero_state(batch_size)
-
-    def forward(self, x, state=None, mask=None, keep_cache=True):
-        """x (T, B, D), state (h0, c0) or None, mask (T, B) or None -> hs (T, B, H), cache."""
-        return lstm_forward(x, self.params, state, mask, self.attention, keep_cache)
-
-    def backward(self, dhs, cache, dstate_T=None):
-        """dhs (T, B, H), dstate_T (dh_T, dc_T) or None -> dx, (dh0, dc0), grads."""
-        return lstm_backward(dhs, cache, dstate_T)
 
 
 class EleAttGRU(_EleAttLayer):
@@ -130,20 +134,12 @@ class EleAttGRU(_EleAttLayer):
     cell = "gru"
 
     def __init__(self, input_size, hidden_size, attention=True, reset_after=False, dtype="float64", seed=0,
-                 device="cpu"):
+                 device="cpu", impl="auto"):
         self.reset_after = bool(reset_after)
-        super().__init__(input_size, hidden_size, attention, dtype, seed, device)
+        super().__init__(input_size, hidden_size, attention, dtype, seed, device, impl)
 
     def _reset_after(self):
         return self.reset_after
-
-    def forward(self, x, state=None, mask=None, keep_cache=True):
-        """x (T, B, D), state (B, H) or None, mask (T, B) or None -> hs (T, B, H), cache."""
-        return gru_forward(x, self.params, state, mask, self.attention, self.reset_after, keep_cache)
-
-    def backward(self, dhs, cache, dstate_T=None):
-        """dhs (T, B, H) -> dx (T, B, D), dstate (B, H), grads (keys of params)."""
-        return gru_backward(dhs, cache, dstate_T)
 
 
 LAYERS = {"rnn": EleAttRNN, "lstm": EleAttLSTM, "gru": EleAttGRU}

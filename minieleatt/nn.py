@@ -15,7 +15,8 @@ import numpy as np
 
 from .backend import array_module, check_device, get_array_module, resolve_dtype, to_device
 from .functional.activations import log_softmax
-from .functional.attention import resolve_attention
+from .functional.gate import resolve_attention
+from .implementations import check_impl
 from .layers import LAYERS
 
 READOUTS = ("mean", "last")
@@ -119,12 +120,13 @@ class EleAttNet:
     input_size D, num_classes C; cell 'rnn' | 'lstm' | 'gru'; num_layers of hidden_size;
     attention_layers m: the first m layers carry the gate (default: all);
     attention: the gate's activation ('sigmoid' or 'softmax'); dropout p after every
-    recurrent layer; readout 'mean' | 'last'.
+    recurrent layer; readout 'mean' | 'last'; impl: the cells' implementation
+    ('auto', 'reference', 'fast', 'fused'; see ``minieleatt.implementations``).
     """
 
     def __init__(self, input_size, num_classes, cell="gru", hidden_size=100, num_layers=3, attention_layers=None,
                  attention="sigmoid", dropout=0.5, readout="mean", reset_after=False, dtype="float32", seed=0,
-                 device="cpu"):
+                 device="cpu", impl="auto"):
         if cell not in LAYERS:
             raise ValueError(f"cell must be one of {sorted(LAYERS)}, got {cell!r}")
         if readout not in READOUTS:
@@ -138,17 +140,18 @@ class EleAttNet:
         m = num_layers if attention_layers is None else attention_layers
         if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 0 <= m <= num_layers:
             raise ValueError(f"attention_layers must be an integer from 0 to num_layers={num_layers}, got {m!r}")
-        kind = resolve_attention(attention) or "sigmoid"
+        activation = resolve_attention(attention) or "sigmoid"
         device = check_device(device)
         self.cell, self.num_classes, self.readout = cell, int(num_classes), readout
-        self.attention_layers, self.attention, self.dropout = int(m), kind, float(dropout)
+        self.attention_layers, self.attention, self.dropout = int(m), activation, float(dropout)
+        self.impl = check_impl(impl)
         self.dtype = resolve_dtype(dtype)
         self.layers = []
         for i in range(num_layers):
             kwargs = {"reset_after": reset_after} if cell == "gru" else {}
             self.layers.append(LAYERS[cell](input_size if i == 0 else hidden_size, hidden_size,
-                                            attention=kind if i < m else False, dtype=self.dtype,
-                                            seed=seed * 1000 + i, device=device, **kwargs))
+                                            attention=activation if i < m else False, dtype=self.dtype,
+                                            seed=seed * 1000 + i, device=device, impl=impl, **kwargs))
         k = 1.0 / np.sqrt(hidden_size)
         rng = np.random.default_rng(seed * 1000 + num_layers)
         self.fc = to_device({"W": rng.uniform(-k, k, (hidden_size, num_classes)).astype(self.dtype),
@@ -221,7 +224,8 @@ class EleAttNet:
         logits = linear_forward(pooled, self.fc["W"], self.fc["b"])
         if not (train or keep_attention):
             return logits, None
-        return logits, NetCache(caches, drop_masks, h, pooled, mask, caches[0].attention)
+        return logits, NetCache(layer_caches=caches, drop_masks=drop_masks, hs_last=h, pooled=pooled, mask=mask,
+                                attention=caches[0].attention)
 
     def backward(self, dlogits, cache):
         """Backward from dL/dlogits (B, C): returns ``dx`` (T, B, D) and the gradients of every

@@ -63,6 +63,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     dtype: str = "float32"
+    impl: str = "auto"               # the cells' implementation: 'auto' | 'reference' | 'fast' | 'fused'
 
     @classmethod
     def from_dict(cls, d):
@@ -101,7 +102,7 @@ class Trainer:
         self.net = EleAttNet(input_size, self.num_classes, cell=c.cell, hidden_size=c.hidden_size,
                              num_layers=c.num_layers, attention_layers=c.attention_layers, attention=c.attention,
                              dropout=c.dropout, readout=c.readout, reset_after=c.reset_after, dtype=c.dtype,
-                             seed=c.seed, device=c.device)
+                             seed=c.seed, device=c.device, impl=c.impl)
         params = self.net.parameters()
         if c.optimizer == "sgd":
             self.optimizer = OPTIMIZERS["sgd"](params, c.lr, c.momentum, c.weight_decay)

@@ -13,13 +13,28 @@ def test_gradcheck_command_prints_a_table_and_exits_0(capsys):
     assert any("gru/reset-after attention=softmax mask=on" in r and " b_hn " in r for r in rows)
 
 
-def test_gradcheck_exits_non_zero_on_a_failure(capsys, monkeypatch):
+def test_gradcheck_exits_non_zero_on_a_failure_of_the_reference(capsys, monkeypatch):
     from minieleatt import functional
-    monkeypatch.setattr(functional.sequence, "FAST_PATH", False)     # the bug goes into the plain code
-    monkeypatch.setattr(functional.lstm, "tanh_grad_from_output", lambda t: 1 - t)
-    assert main(["gradcheck"]) == 1
+    monkeypatch.setattr(functional.lstm, "tanh_grad_from_output", lambda t: 1 - t)   # a bug in the reference LSTM
+    assert main(["gradcheck", "--impl", "reference"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL" in out and "worst tensor" in out
+    assert "impl=reference" in out and "FAIL" in out and "worst tensor" in out
+    assert main(["gradcheck", "--impl", "auto"]) == 0          # the fast path does not use the reference
+    assert "impl=auto (fast)" in capsys.readouterr().out
+
+
+def test_gradcheck_checks_the_implementation_it_is_given(capsys, monkeypatch):
+    from minieleatt import implementations
+    fast_backward = implementations._BACKWARD["fast"]["gru"]
+
+    def planted(dhs, cache, dh_T=None):                  # a wrong gradient of W_x from the fast path
+        dx, dh0, grads = fast_backward(dhs, cache, dh_T)
+        return dx, dh0, {**grads, "W_x": grads["W_x"] * 1.01}
+    monkeypatch.setitem(implementations._BACKWARD["fast"], "gru", planted)
+    assert main(["gradcheck", "--impl", "fast"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "12/24 configurations pass" in out      # the 12 GRU configurations fail
+    assert main(["gradcheck", "--impl", "reference"]) == 0
 
 
 def test_gradcheck_on_gpu_without_one_is_a_clear_error(monkeypatch, capsys):

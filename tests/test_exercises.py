@@ -65,7 +65,7 @@ def test_the_exercise_forwards_are_the_library_cells():
     h_ex, cache = E.forward_gru_step(x, h, p)
     h_lib, lib = F.gru_step_forward(x, h, p, attention="sigmoid", reset_after=True)
     np.testing.assert_allclose(h_ex, h_lib, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(cache.a, lib.attention[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cache.a, lib.gate.a, rtol=0, atol=1e-12)
     p = {k: rng.standard_normal(s) for k, s in F.param_shapes("lstm", D, H, "sigmoid").items()}
     (h_ex, c_ex), _ = E.forward_lstm_step(x, (h, c), p)
     (h_lib, c_lib), _ = F.lstm_step_forward(x, (h, c), p)
@@ -175,7 +175,7 @@ def test_not_implemented_is_reported_not_raised():
 
 def test_an_exception_names_the_line_and_explains_a_shape_error():
     def gate_backward(dx_att, cache):
-        dz = dx_att * cache.x * cache.a * (1 - cache.a)
+        dz = dx_att * cache.x_t * cache.a * (1 - cache.a)
         dh_prev = dz @ cache.W_ha                      # (B, D) @ (H, D): should be W_ha.T
         return dx_att, dh_prev, {}
 
@@ -219,7 +219,7 @@ def test_an_unsummed_bias_is_told_to_sum_over_the_batch():
 
 def test_a_learner_writing_into_the_cache_cannot_spoil_later_checks():
     def vandal(dx_att, cache):
-        cache.x[...] = 0.0
+        cache.x_t[...] = 0.0
         cache.a[...] = 0.0
         dx_att[...] = 0.0
         raise NotImplementedError

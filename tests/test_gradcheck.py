@@ -89,9 +89,7 @@ def test_numerical_vjp_and_relative_error():
 
 
 def test_a_broken_cell_is_caught_and_the_tensors_named(monkeypatch):
-    """Plant a wrong derivative in the GRU: the checker fails and names what it reaches."""
-    from minieleatt.functional import sequence
-    monkeypatch.setattr(sequence, "FAST_PATH", False)    # the bug goes into the plain code, the one to read
+    """Plant a wrong derivative in the reference GRU: the checker fails and names what it reaches."""
     cfg = CellConfig("gru", "sigmoid")
     assert check_cell(cfg).passed
     monkeypatch.setattr(functional.gru, "sigmoid_grad_from_output", lambda s: s)     # s instead of s(1-s)
@@ -104,10 +102,7 @@ def test_a_broken_cell_is_caught_and_the_tensors_named(monkeypatch):
 
 def test_a_dropped_mask_is_caught(monkeypatch):
     """Ignore the mask's carry in backward (a typical bug): the masked check fails, the unmasked one passes."""
-    from minieleatt.functional import sequence
-    monkeypatch.setattr(sequence, "FAST_PATH", False)    # the bug goes into the plain code, the one to read
-    monkeypatch.setattr(functional.rnn, "split_by_mask", lambda d, m: (d, None))
+    monkeypatch.setattr(functional.scan, "split_carry", lambda m, d: (d, None))
     assert check_cell(CellConfig("rnn", "sigmoid", masked=False)).passed
     report = check_cell(CellConfig("rnn", "sigmoid", masked=True))
     assert not report.passed and "x" in {r.name for r in report.failures()}
-    assert sequence.split_by_mask is not functional.rnn.split_by_mask

@@ -5,16 +5,17 @@ thousand numbers; each is a kernel launch (and a Python call) that costs far mor
 its arithmetic. Here the element-wise arithmetic of one step of each cell, forward and
 backward, is one ``ElementwiseKernel`` (the reset-before GRU needs two each way, as its
 candidate multiplies ``r ⊙ h_{t-1}`` by ``W_hn`` in the middle), and so is the sigmoid
-attention gate. The products stay where they were (cuBLAS). The cells' plain code asks
-``kernels_for(xp)`` and, on CuPy, calls these instead of its element-wise lines; the
-bodies below are those lines, element by element, in the same order.
+attention gate. The products stay cuBLAS calls. ``fused_cells.py`` runs the cells with
+these kernels; the bodies below are the element-wise lines of the reference's step
+functions (``minieleatt.functional``), element by element.
 
 Nothing here imports CuPy: the kernels are built through the array module (``xp`` is
 CuPy), on first use. A body is a list of assignments written in the part of the syntax
 that C++ and Python share, so the same body also runs on NumPy arrays
-(``Kernels(numpy, emulate=True)``): the CPU tests run every cell through these bodies and
-check them against the plain code and by finite differences. What only a GPU can test
-(the compiled kernels themselves) is covered by the tests marked ``gpu``.
+(``kernels_for(numpy)`` evaluates them with NumPy): the CPU tests run every cell through
+these bodies and check them against the reference and by finite differences, and compile
+their CUDA source with NVRTC. What only a GPU can test (the compiled kernels running) is
+covered by the tests marked ``gpu``.
 
 A body's helpers: ``sigm(x)`` the sigmoid (as ``activations.sigmoid``, ``0.5 tanh(x/2) + 0.5``),
 ``keep(m, x)`` x where the step is valid and 0 where it is padded, ``choose(m, a, b)`` a or b.
@@ -22,9 +23,6 @@ Names ``i``, ``n`` and names that start with ``_`` are CuPy's own, so the gates 
 """
 
 from ..functional.activations import sigmoid
-
-FUSED = True        # False: CuPy runs the plain element-wise code too
-EMULATE = False     # True: NumPy runs the kernel bodies (the CPU tests of this module)
 
 PREAMBLE = r"""
 template <typename F> __device__ F sigm(F x) { return (F)0.5 * tanh((F)0.5 * x) + (F)0.5; }
@@ -158,7 +156,7 @@ class Kernels:
         names = {"sigm": sigmoid, "tanh": xp.tanh, "keep": lambda m, v: xp.where(m, v, 0), "choose": xp.where}
         for (_, name), a in zip(kernel.inputs, arrays[:n_in]):
             names[name] = a
-        shape = xp.broadcast_shapes(*(a.shape for a in arrays[:n_in]))
+        shape = xp.broadcast(*arrays[:n_in]).shape
         outs = {}
         for (_, name), a in zip(kernel.outputs, arrays[n_in:]):
             if tuple(a.shape) != tuple(shape):                     # CuPy would refuse it too
@@ -181,31 +179,31 @@ class Kernels:
 
     # -- the calls the cells make (the slicing of their fused blocks lives here)
 
-    def gate_forward(self, xw, hw, x, a, xa):
+    def gate_step(self, xw, hw, x, a, xa):
         self.run(GATE_FORWARD, xw, hw, x, a, xa)
 
-    def gate_backward(self, dxa, x, a, dz, dx):
+    def gate_step_backward(self, dxa, x, a, dz, dx):
         self.run(GATE_BACKWARD, dxa, x, a, dz, dx)
 
-    def rnn_forward(self, gx, gh, h_prev, m, h):
+    def rnn_step(self, gx, gh, h_prev, m, h):
         self.run(RNN_FORWARD, gx, gh, h_prev, self.mask(m, h.shape[0]), h)
 
-    def rnn_backward(self, dh_out, dh_next, h, m, dpre, carry):
+    def rnn_step_backward(self, dh_out, dh_next, h, m, dpre, carry):
         self.run(RNN_BACKWARD, dh_out, dh_next, h, self.mask(m, h.shape[0]), dpre, carry)
 
-    def lstm_forward(self, gx, gh, c_prev, h_prev, m, act, c, h):
+    def lstm_step(self, gx, gh, c_prev, h_prev, m, act, c, h):
         H = h.shape[1]
         blocks = lambda a: [a[:, k * H:(k + 1) * H] for k in range(4)]   # noqa: E731  i f g o
         self.run(LSTM_FORWARD, *blocks(gx), *blocks(gh), c_prev, h_prev, self.mask(m, h.shape[0]),
                  *blocks(act), c, h)
 
-    def lstm_backward(self, dh_out, dh_next, dc_next, act, tc, c_prev, m, dpre, dc_prev, dh_carry):
+    def lstm_step_backward(self, dh_out, dh_next, dc_next, act, tc, c_prev, m, dpre, dc_prev, dh_carry):
         H = dc_prev.shape[1]
         blocks = lambda a: [a[:, k * H:(k + 1) * H] for k in range(4)]   # noqa: E731
         self.run(LSTM_BACKWARD, dh_out, dh_next, dc_next, *blocks(act), tc, c_prev,
                  self.mask(m, dc_prev.shape[0]), *blocks(dpre), dc_prev, dh_carry)
 
-    def gru_forward(self, gx, gh, h_prev, m, b_hn, W_hn, gates, hn, h):
+    def gru_step(self, gx, gh, h_prev, m, b_hn, W_hn, gates, hn, h):
         """One GRU step: [r z n] into ``gates`` (B, 3H), h_{t-1} W_hn + b_hn into ``hn`` (reset-after), h_t into ``h``."""
         H = h.shape[1]
         m = self.mask(m, h.shape[0])
@@ -218,7 +216,7 @@ class Kernels:
             self.run(GRU_BEFORE_FORWARD_RZ, gx[:, :H], gx[:, H: 2 * H], gh[:, :H], gh[:, H: 2 * H], h_prev, r, z, rh)
             self.run(GRU_BEFORE_FORWARD_H, gx[:, 2 * H:], rh @ W_hn, z, h_prev, m, n, h)
 
-    def gru_backward(self, dh_out, dh_next, gates, hn, h_prev, m, dgx, dgh, W_hn):
+    def gru_step_backward(self, dh_out, dh_next, gates, hn, h_prev, m, dgx, dgh, W_hn):
         """One GRU step back: writes ``dgx`` (B, 3H) and ``dgh`` (B, 2H or 3H); returns the part of
         dh_{t-1} that does not go through the products (the carry of a padded step included)."""
         H = h_prev.shape[1]
@@ -238,16 +236,14 @@ class Kernels:
         return dh_prev
 
 
-_CUPY_KERNELS = {}
+_KERNELS = {}       # one Kernels per array module, so that CuPy compiles each kernel once per process
 
 
 def kernels_for(xp):
-    """The fused kernels for arrays of ``xp``: compiled ones on CuPy, None on NumPy (the plain code runs)."""
+    """The fused kernels for arrays of ``xp``: compiled by CuPy, or evaluated by NumPy (the CPU's emulation)."""
     name = getattr(xp, "__name__", "")
-    if name == "cupy" and FUSED:
-        if "cupy" not in _CUPY_KERNELS:
-            _CUPY_KERNELS["cupy"] = Kernels(xp)
-        return _CUPY_KERNELS["cupy"]
-    if name == "numpy" and EMULATE:
-        return Kernels(xp, emulate=True)
-    return None
+    if name not in _KERNELS:
+        if name not in ("numpy", "cupy"):
+            raise ValueError(f"the fused kernels run on NumPy (emulated) or CuPy arrays, not {name!r}")
+        _KERNELS[name] = Kernels(xp, emulate=(name == "numpy"))
+    return _KERNELS[name]

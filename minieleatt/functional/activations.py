@@ -37,16 +37,9 @@ def tanh_grad_from_output(t):
 
 def softmax(z, axis=-1):
     """Softmax along ``axis``; the maximum is subtracted first, so it never overflows."""
-    return softmax_(z - z.max(axis=axis, keepdims=True), axis)
-
-
-def softmax_(z, axis=-1):
-    """``softmax`` in place along ``axis``, overwriting ``z`` (the fast paths use it on their buffers)."""
     xp = get_array_module(z)
-    z -= z.max(axis=axis, keepdims=True)
-    xp.exp(z, out=z)
-    z /= z.sum(axis=axis, keepdims=True)
-    return z
+    e = xp.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def softmax_backward(ds, s, axis=-1):

@@ -1,4 +1,10 @@
-"""The numerical core never names NumPy: every array it makes comes from the array module of its inputs."""
+"""The numerical core never names NumPy: every array it makes comes from the array module of its inputs.
+
+Checked for the reference (``minieleatt/functional``) and the fast implementations
+(``minieleatt/fast``) two ways: no module imports or names NumPy/CuPy, and a forward and
+backward pass run on a recording stand-in for the array module while NumPy's own array
+creators are made to raise.
+"""
 
 import ast
 import pathlib
@@ -6,13 +12,16 @@ import pathlib
 import numpy as np
 import pytest
 
+import minieleatt.fast as fast_pkg
 import minieleatt.functional as F
+from minieleatt import implementations
 from minieleatt.cellcheck import all_configs, analytic_gradients, make_problem
+from minieleatt.fast import caches, fused_cells, fused_input, kernels, numpy_cells, numpy_input
 
-CORE = pathlib.Path(F.__file__).parent
+CORE = sorted(pathlib.Path(F.__file__).parent.glob("*.py")) + sorted(pathlib.Path(fast_pkg.__file__).parent.glob("*.py"))
 
 
-@pytest.mark.parametrize("path", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORE, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_core_modules_do_not_import_numpy(path):
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
@@ -26,10 +35,14 @@ def test_core_modules_do_not_import_numpy(path):
 
 CREATORS = ["array", "asarray", "asanyarray", "ascontiguousarray", "zeros", "zeros_like", "empty", "empty_like",
             "ones", "ones_like", "full", "full_like", "arange", "linspace", "concatenate", "stack", "eye"]
+MODULES = (F.activations, F.checks, F.scan, F.rnn, F.lstm, F.gru, caches, numpy_input, numpy_cells, fused_input,
+           fused_cells, implementations)
 
 
 class RecordingModule:
     """Stands in for the array module: forwards to NumPy's saved functions and records what was called."""
+
+    __name__ = "numpy"
 
     def __init__(self):
         self.saved = {name: getattr(np, name) for name in CREATORS}
@@ -46,16 +59,18 @@ def _forbidden(name):
     return refuse
 
 
+@pytest.mark.parametrize("impl", ["reference", "fast", "fused"])
 @pytest.mark.parametrize("cfg", all_configs()[1::2], ids=lambda c: c.label)
-def test_forward_and_backward_create_arrays_only_through_the_array_module(cfg, monkeypatch):
+def test_forward_and_backward_create_arrays_only_through_the_array_module(cfg, impl, monkeypatch):
     inputs, douts, mask = make_problem(cfg, T=3, B=2, D=3, H=4, seed=0)
     recorder = RecordingModule()
-    for mod in (F.activations, F.attention, F.sequence, F.rnn, F.lstm, F.gru):
+    for mod in MODULES:
         if hasattr(mod, "get_array_module"):
             monkeypatch.setattr(mod, "get_array_module", lambda *a, **k: recorder)
+    monkeypatch.setattr(kernels, "_KERNELS", {})          # the emulated kernels are built on the recorder
     for name in CREATORS:
         monkeypatch.setattr(np, name, _forbidden(name))
-    grads = analytic_gradients(cfg, inputs, douts, mask)
+    grads = analytic_gradients(cfg, inputs, douts, mask, impl=impl)
     monkeypatch.undo()
-    assert {"empty", "zeros"} & recorder.calls            # the core did ask the array module
+    assert {"empty", "zeros", "stack", "concatenate"} & recorder.calls      # the core did ask the array module
     assert all(isinstance(g, np.ndarray) for g in grads.values())

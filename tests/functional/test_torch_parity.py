@@ -1,4 +1,5 @@
-"""The plain cells against PyTorch's torch.nn.RNN / LSTM / GRU in float64: outputs and every gradient.
+"""The plain cells against PyTorch's torch.nn.RNN / LSTM / GRU in float64: outputs and every gradient,
+for the reference and for the implementation that runs by default (``impl="auto"``).
 
 PyTorch is an optional test dependency; without it these tests skip.
 """
@@ -6,7 +7,7 @@ PyTorch is an optional test dependency; without it these tests skip.
 import numpy as np
 import pytest
 
-from minieleatt.functional import gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward
+from minieleatt.implementations import sequence_backward, sequence_forward
 
 torch = pytest.importorskip("torch")
 
@@ -33,8 +34,9 @@ def _our_params(cell, mod):
     return params
 
 
+@pytest.mark.parametrize("impl", ["reference", "auto"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_plain_cell_matches_torch(cell):
+def test_plain_cell_matches_torch(cell, impl):
     rng = np.random.default_rng(0)
     mod = _torch_module(cell)
     x = rng.standard_normal((T, B, D))
@@ -56,17 +58,14 @@ def test_plain_cell_matches_torch(cell):
     loss.backward()
 
     params = _our_params(cell, mod)
-    if cell == "rnn":
-        hs, cache = rnn_forward(x, params, h0, attention=None)
-        dx, dh0, grads = rnn_backward(dhs, cache, dh_T)
-    elif cell == "lstm":
-        hs, cache = lstm_forward(x, params, (h0, c0), attention=None)
-        dx, (dh0, dc0), grads = lstm_backward(dhs, cache, (dh_T, dc_T))
+    if cell == "lstm":
+        hs, cache = sequence_forward("lstm", x, params, (h0, c0), attention=None, impl=impl)
+        dx, (dh0, dc0), grads = sequence_backward("lstm", dhs, cache, (dh_T, dc_T), impl=impl)
         np.testing.assert_allclose(cache.final_state[1], tcT[0].detach().numpy(), rtol=1e-12, atol=1e-13)
         np.testing.assert_allclose(dc0, tc0.grad[0].numpy(), rtol=1e-11, atol=1e-12)
     else:
-        hs, cache = gru_forward(x, params, h0, attention=None, reset_after=True)
-        dx, dh0, grads = gru_backward(dhs, cache, dh_T)
+        hs, cache = sequence_forward(cell, x, params, h0, attention=None, reset_after=cell == "gru", impl=impl)
+        dx, dh0, grads = sequence_backward(cell, dhs, cache, dh_T, impl=impl)
 
     close = dict(rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(hs, out.detach().numpy(), **close)

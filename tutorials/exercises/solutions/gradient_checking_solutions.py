@@ -21,10 +21,10 @@ def gate_backward(dx_att, cache):
 
     Forward: z = x W_xa + h_prev W_ha + b_a;  a = σ(z);  x_att = a ⊙ x.
     dx_att: (B, D) gradient of the loss w.r.t. x_att.
-    cache: GateCache with x (B, D), h_prev (B, H), a (B, D), W_xa (D, D), W_ha (H, D).
+    cache: GateCache with x_t (B, D), h_prev (B, H), a (B, D), W_xa (D, D), W_ha (H, D).
     Returns dx (B, D), dh_prev (B, H), grads {'W_xa': (D, D), 'W_ha': (H, D), 'b_a': (D,)}.
     """
-    x, h_prev, a = cache.x, cache.h_prev, cache.a
+    x, h_prev, a = cache.x_t, cache.h_prev, cache.a
     da = dx_att * x                        # x_att = a ⊙ x, through a
     dz = da * a * (1 - a)                  # a = σ(z)
     dx = dx_att * a + dz @ cache.W_xa.T    # two paths: directly, and through z

@@ -1,9 +1,9 @@
-"""The fused element-wise kernels of the GPU path (``functional/fused.py``).
+"""The fused element-wise kernels of the GPU path (``minieleatt/fast/kernels.py``).
 
-On the CPU the kernel bodies run on NumPy (``fused.EMULATE``): every cell, through the
-same plain code that calls the kernels on CuPy, must agree with the unfused plain code
-in float64 and pass the finite-difference check. With a GPU (marker ``gpu``) the
-compiled kernels are checked the same way against the unfused CuPy code and the CPU.
+On the CPU the kernel bodies run on NumPy (``kernels_for(numpy)`` evaluates them): the
+fused path passes the finite-difference check (its agreement with the reference is in
+``test_agreement.py``), and the kernels' sources are well formed. With a GPU (marker
+``gpu``) the compiled kernels run.
 """
 
 import re
@@ -14,25 +14,17 @@ import pytest
 from minieleatt.backend import to_device, to_host
 from minieleatt.cellcheck import CellConfig, all_configs, analytic_gradients, check_cell, make_problem, run_cell, split_inputs
 from minieleatt.fast import kernels as fused
-from minieleatt.functional import sequence
 
 CONFIGS = all_configs()
 IDS = [c.label.replace(" ", ",") for c in CONFIGS]
 KERNELS = [v for v in vars(fused).values() if isinstance(v, fused.Kernel)]
 
 
-@pytest.fixture
-def emulated(monkeypatch):
-    """The plain code (GRU fast path off) with the fused kernels' bodies evaluated by NumPy."""
-    monkeypatch.setattr(sequence, "FAST_PATH", False)
-    monkeypatch.setattr(fused, "EMULATE", True)
-
-
-def _results(cfg, device="cpu", seed=0):
+def _results(cfg, device="cpu", seed=0, impl="fused"):
     inputs, douts, mask = make_problem(cfg, T=5, B=3, D=4, H=6, device=device, seed=seed)
     x, state, params = split_inputs(cfg, inputs)
-    hs, cache = run_cell(cfg, x, params, state, mask)
-    grads = analytic_gradients(cfg, inputs, douts, mask)
+    hs, cache = run_cell(cfg, x, params, state, mask, impl=impl)
+    grads = analytic_gradients(cfg, inputs, douts, mask, impl=impl)
     out = {"hs": hs, **{f"d{k}": v for k, v in grads.items()}}
     if cache.attention is not None:
         out["attention"] = cache.attention
@@ -40,24 +32,18 @@ def _results(cfg, device="cpu", seed=0):
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_kernel_bodies_agree_with_the_plain_code(cfg, monkeypatch):
-    monkeypatch.setattr(sequence, "FAST_PATH", False)
-    plain = _results(cfg)
-    monkeypatch.setattr(fused, "EMULATE", True)
-    assert fused.kernels_for(np) is not None
-    fusedr = _results(cfg)
-    assert plain.keys() == fusedr.keys()
-    for k in plain:
-        np.testing.assert_allclose(fusedr[k], plain[k], rtol=1e-12, atol=1e-13, err_msg=k)
+def test_the_fused_path_passes_the_gradient_check(cfg):
+    check_cell(cfg, T=3, B=2, D=3, H=4, seed=5, impl="fused").assert_ok()
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_kernel_bodies_pass_the_gradient_check(cfg, emulated):
-    check_cell(cfg, T=3, B=2, D=3, H=4, seed=5).assert_ok()
-
-
-def test_no_kernels_on_numpy_unless_emulated():
-    assert fused.kernels_for(np) is None
+def test_numpy_evaluates_the_kernel_bodies():
+    kernels = fused.kernels_for(np)
+    assert kernels.emulate and kernels is fused.kernels_for(np)
+    a, xa = np.empty((2, 3)), np.empty((2, 3))
+    x = np.arange(6.0).reshape(2, 3)
+    kernels.gate_step(np.zeros((2, 3)), np.zeros((2, 3)), x, a, xa)     # a = σ(0) = 0.5
+    np.testing.assert_array_equal(a, 0.5)
+    np.testing.assert_array_equal(xa, 0.5 * x)
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
@@ -80,7 +66,7 @@ def test_kernel_sources_are_well_formed(kernel):
     assert all(t in ("T", "bool") for t, _ in kernel.inputs + kernel.outputs)
 
 
-def test_an_output_of_the_wrong_shape_is_refused(emulated):
+def test_an_output_of_the_wrong_shape_is_refused():
     k = fused.Kernels(np, emulate=True)
     with pytest.raises(ValueError, match="broadcast"):
         k.run(fused.GATE_FORWARD, np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)),
@@ -91,18 +77,15 @@ def test_an_output_of_the_wrong_shape_is_refused(emulated):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_compiled_kernels_agree_with_unfused_cupy_and_the_cpu(cfg, monkeypatch):
+def test_compiled_kernels_agree_with_the_reference_on_cupy_and_the_cpu(cfg):
     import cupy
 
-    assert isinstance(fused.kernels_for(cupy), fused.Kernels)
+    assert not fused.kernels_for(cupy).emulate
     with_kernels = _results(cfg, device="gpu")
-    monkeypatch.setattr(fused, "FUSED", False)
-    assert fused.kernels_for(cupy) is None
-    without = _results(cfg, device="gpu")
-    monkeypatch.setattr(sequence, "FAST_PATH", False)
-    cpu = _results(cfg, device="cpu")
-    for k in without:
-        np.testing.assert_allclose(with_kernels[k], without[k], rtol=1e-12, atol=1e-13, err_msg=k)
+    reference = _results(cfg, device="gpu", impl="reference")
+    cpu = _results(cfg, device="cpu", impl="reference")
+    for k in reference:
+        np.testing.assert_allclose(with_kernels[k], reference[k], rtol=1e-12, atol=1e-13, err_msg=k)
         np.testing.assert_allclose(with_kernels[k], cpu[k], rtol=1e-12, atol=1e-13, err_msg=k)
 
 
@@ -112,13 +95,13 @@ def test_compiled_kernels_in_float32_write_float32(cell):
     cfg = CellConfig(cell, "sigmoid", masked=True)
     inputs, douts, mask = make_problem(cfg, T=4, B=3, D=5, H=7, device="gpu", seed=6, dtype="float32")
     x, state, params = split_inputs(cfg, inputs)
-    hs, cache = run_cell(cfg, x, params, state, mask)
+    hs, cache = run_cell(cfg, x, params, state, mask, impl="fused")
     assert hs.dtype == np.float32
-    grads = analytic_gradients(cfg, inputs, douts, mask)
+    grads = analytic_gradients(cfg, inputs, douts, mask, impl="fused")
     assert all(g.dtype == np.float32 for g in grads.values())
     cpu = {k: to_device(v, "cpu") for k, v in inputs.items()}
     x_c, state_c, params_c = split_inputs(cfg, cpu)
-    hs_c, _ = run_cell(cfg, x_c, params_c, state_c, to_host(mask))
+    hs_c, _ = run_cell(cfg, x_c, params_c, state_c, to_host(mask), impl="reference")
     np.testing.assert_allclose(to_host(hs), hs_c, rtol=1e-5, atol=1e-6)
 
 

@@ -1,30 +1,48 @@
-"""What the cells' CPU fast paths share: the feature-major twins of ``GatedInput`` / ``GatedInputGrad``.
+"""The input side of the cells' NumPy fast path: feature-major, in place, products hoisted and fused.
 
-The fast paths (``_rnn_forward_fast`` ... ``_gru_backward_fast``) compute what the plain
-code computes, organised for NumPy on the CPU. Why, measured (see ``benchmarks/``):
+``numpy_cells.py`` computes what the reference (``minieleatt.functional``) computes,
+organised for NumPy on the CPU. Why, measured (see ``benchmarks/``):
 
 1. Feature-major storage. Every per-step array is stored transposed, (features, B), so
    that the column blocks of the row-vector maths (a cell's gates, the attention gate)
    become row blocks, which are contiguous. NumPy runs an element-wise operation on a
    contiguous block about four times faster than on a column block of a wider array.
    The products are the same ones, transposed: ``h_{t-1} W`` is computed as ``W^T h_{t-1}^T``.
-   The caches hold the same values as the plain ones, as transposed views: ``cache.h_all``
+   The caches hold the same values as the fused path's, as transposed views: ``cache.h_all``
    is (T+1, B, H) as always, its memory (T+1, H, B); the next layer's fast path reads it
-   without a copy. Either backward accepts either cache.
+   without a copy.
 2. No temporaries in the time loop: every result goes into a buffer allocated once
    (``out=``, in-place operators), straight into the cache where it belongs.
-3. Sigmoids as ``0.5 tanh(z/2) + 0.5`` with z/2 straight out of the products, from halved
+3. Products hoisted and fused: ``x_t W_xa + b_a`` for all steps before the loop, and every
+   product with ``h_{t-1}`` of one step (the gate's ``W_ha`` and the cell's ``W_h``) in one
+   matrix product with ``[W_ha | W_h]``.
+4. Sigmoids as ``0.5 tanh(z/2) + 0.5`` with z/2 straight out of the products, from halved
    copies of their weight rows (scaling by 0.5 is exact), and the bias ``b`` inside the
    product (x̃_t gets a last row of ones, W_x^T a last column b): fewer passes per step.
-4. Weight gradients accumulated inside the backward loop, one product per step with
+5. Weight gradients accumulated inside the backward loop, one product per step with
    operands that are still in the cache, instead of one large product after the loop
    over arrays stored for all steps (those are then never stored).
 
-Like everything in the functional core, these take their array module from the caller.
+Like everything numerical here, these take their array module from the caller.
 """
 
-from .activations import softmax_
-from .sequence import feature_major
+from ..backend import get_array_module
+
+
+def feature_major(xp, a):
+    """(T, B, K) -> the same values as (T, K, B), C-contiguous: a view when ``a`` is already stored
+    that way (the fast path returns its arrays so), else a copy."""
+    return xp.ascontiguousarray(a.transpose(0, 2, 1))
+
+
+def softmax_(z, axis=-1):
+    """Softmax in place along ``axis``, overwriting ``z`` (the same operations as
+    ``minieleatt.functional.softmax``, without its temporaries)."""
+    xp = get_array_module(z)
+    z -= z.max(axis=axis, keepdims=True)
+    xp.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z
 
 
 def halve_rows(W_T, rows, offset=0, limit=None):
@@ -35,7 +53,7 @@ def halve_rows(W_T, rows, offset=0, limit=None):
             W_T[offset + r.start: offset + stop] *= 0.5
 
 
-class FastGatedInput:
+class FeatureMajorInput:
     """Forward of a cell's input side on the fast path.
 
     s: the checked ``Sequence``; x (T, B, D); params: the cell's dict; h_cols: how many
@@ -49,22 +67,22 @@ class FastGatedInput:
     """
 
     def __init__(self, s, x, params, h_cols, halved, keep=True, store_g=True):
-        xp, T, B, D, dt, kind = s.xp, s.T, s.B, s.D, s.dtype, s.kind
+        xp, T, B, D, dt, activation = s.xp, s.T, s.B, s.D, s.dtype, s.attention
         GH = params["W_x"].shape[1]
-        self.xp, self.kind = xp, kind
-        self.lead = lead = D if kind else 0                  # rows of the gate in the fused products
+        self.xp, self.activation = xp, activation
+        self.lead = lead = D if activation else 0                  # rows of the gate in the fused products
         W_h = params["W_h"][:, :h_cols]
-        self.W_hcat = xp.concatenate([params["W_ha"], W_h], axis=1) if kind else W_h
+        self.W_hcat = xp.concatenate([params["W_ha"], W_h], axis=1) if activation else W_h
         self.W_hcat_T = self.W_hcat.T.copy()                # a copy: rows get halved
-        if kind == "sigmoid":
+        if activation == "sigmoid":
             self.W_hcat_T[:lead] *= 0.5
         halve_rows(self.W_hcat_T, halved, lead, h_cols)
         self.xT = feature_major(xp, x)                       # (T, D, B)
         self.hw = xp.empty((lead + h_cols, B), dtype=dt)
         self.AT = self.g = None
-        if kind:
+        if activation:
             # x_t W_xa + b_a for all steps (halved for the sigmoid); the responses a_t replace it in place
-            scale = 0.5 if kind == "sigmoid" else 1.0
+            scale = 0.5 if activation == "sigmoid" else 1.0
             self.AT = xp.matmul(params["W_xa"].T * scale, self.xT)
             self.AT += params["b_a"][:, None] * scale
             self.W_xb_T = xp.concatenate([params["W_x"].T, params["b"][:, None]], axis=1)   # (G·H, D + 1)
@@ -84,11 +102,11 @@ class FastGatedInput:
     def step(self, t, h_prev):
         xp, lead = self.xp, self.lead
         xp.matmul(self.W_hcat_T, h_prev, out=self.hw)        # every product with h_{t-1}
-        if not self.kind:
+        if not self.activation:
             return self.GT[t], self.hw
         a = self.AT[t]
         a += self.hw[:lead]
-        if self.kind == "sigmoid":                           # a holds z/2: a_t = 0.5 tanh(z/2) + 0.5
+        if self.activation == "sigmoid":                           # a holds z/2: a_t = 0.5 tanh(z/2) + 0.5
             xp.tanh(a, out=a)
             a *= 0.5
             a += 0.5
@@ -99,15 +117,15 @@ class FastGatedInput:
         xp.matmul(self.W_xb_T, self.x_att1, out=g)           # x̃_t W_x + b
         return g, self.hw[lead:]
 
-    def attention(self):
+    def responses(self):
         """The responses a_t as (T, B, D) (a view), or None."""
         return None if self.AT is None or not self.keep else self.AT.transpose(0, 2, 1)
 
 
-class FastGatedInputGrad:
-    """Backward of ``FastGatedInput``.
+class FeatureMajorInputGrad:
+    """Backward of ``FeatureMajorInput``.
 
-    xp: the array module; cache: the cell's cache (plain or fast); GH: rows of the
+    xp: the array module; cache: the cell's stacked cache (``caches.py``); GH: rows of the
     pre-activation (G·H); h_cols: columns of ``W_h`` in the fused product; shared: True
     when the gradient of the h-part equals the first h_cols rows of the x-part's (RNN,
     LSTM, reset-before GRU), which then share one buffer.
@@ -121,13 +139,13 @@ class FastGatedInputGrad:
     """
 
     def __init__(self, xp, cache, GH, h_cols, shared):
-        self.xp, p, kind = xp, cache.params, cache.kind
+        self.xp, p, activation = xp, cache.params, cache.activation
         self.xT, self.hT = feature_major(xp, cache.x), feature_major(xp, cache.h_all)
-        self.AT = feature_major(xp, cache.attention) if kind else None
+        self.AT = feature_major(xp, cache.responses) if activation else None
         T, D, B = self.xT.shape
         H, dt = self.hT.shape[1], self.xT.dtype
-        self.kind, self.W_hcat, self.W_x, self.W_xa = kind, cache.W_hcat, p["W_x"], p.get("W_xa")
-        self.lead = lead = D if kind else 0
+        self.activation, self.W_hcat, self.W_x, self.W_xa = activation, cache.W_hcat, p["W_x"], p.get("W_xa")
+        self.lead = lead = D if activation else 0
         self.shared = shared
         if shared:   # [dz_a | dgx]: the h-part's gradient is a prefix of dgx
             self.d = xp.empty((lead + GH, B), dtype=dt)
@@ -141,19 +159,19 @@ class FastGatedInputGrad:
         self.dW_hcat, self.dW_x = xp.zeros((H, lead + h_cols), dtype=dt), xp.zeros((D, GH), dtype=dt)
         self.dW_hcat_t, self.dW_x_t = xp.empty_like(self.dW_hcat), xp.empty_like(self.dW_x)
         self.tH = xp.empty((H, B), dtype=dt)
-        if kind:
+        if activation:
             self.dW_xa, self.dW_xa_t = xp.zeros((D, D), dtype=dt), xp.empty((D, D), dtype=dt)
             self.dx_att, self.x_att, self.tD = (xp.empty((D, B), dtype=dt) for _ in range(3))
 
     def step(self, t, dh_prev, add=True):
         xp, dgx, dza = self.xp, self.dgx, self.dza
         x_t = self.xT[t]
-        if self.kind:
+        if self.activation:
             a, tD = self.AT[t], self.tD
             xp.matmul(self.W_x, dgx, out=self.dx_att)        # undo x̃ W_x
             xp.multiply(self.dx_att, a, out=self.dxT[t])     # undo x̃ = a ⊙ x (through x)
             xp.multiply(self.dx_att, x_t, out=dza)           # ... (through a)
-            if self.kind == "sigmoid":
+            if self.activation == "sigmoid":
                 dza *= a
                 xp.subtract(1, a, out=tD)
                 dza *= tD                                    # undo a = σ(.)
@@ -189,6 +207,6 @@ class FastGatedInputGrad:
         else:
             b, hc_sum = sums[0], sums[1]
         grads = {"W_x": self.dW_x, "b": b, "W_h": self.dW_hcat[:, lead:]}
-        if self.kind:
+        if self.activation:
             grads.update(W_xa=self.dW_xa, W_ha=self.dW_hcat[:, :D], b_a=hc_sum[:D])
         return self.dxT.transpose(0, 2, 1), grads, hc_sum[lead:]
