@@ -121,6 +121,28 @@ def check_sequence(cell, x, params, mask, attention, reset_after=False):
     return Sequence(xp, T, B, D, H, x.dtype, activation, check_mask(mask, T, B, xp))
 
 
+def check_step(cell, x_t, state_prev, params, attention, reset_after=False):
+    """The arguments of a step function: ``x_t`` (B, D), the previous state ((B, H), or the LSTM's pair)
+    and the cell's parameter dict, all of one dtype and on one device (no finiteness scan: steps are hot)."""
+    get_array_module(x_t, state_prev, params)             # refuses a mix of NumPy and CuPy arrays
+    check_float_array("x_t", x_t)
+    if x_t.ndim != 2:
+        raise ValueError(f"x_t must have shape (B, D), got {fmt(x_t.shape)}")
+    W_x, W_h = (params.get("W_x"), params.get("W_h")) if isinstance(params, dict) else (None, None)
+    if hasattr(W_x, "shape") and len(W_x.shape) == 2 and W_x.shape[0] != x_t.shape[1]:
+        raise ValueError(f"x_t must have shape (B, D) with D = {W_x.shape[0]} (the input size of params['W_x'] "
+                         f"{fmt(W_x.shape)}), got {fmt(x_t.shape)}")
+    H = W_h.shape[0] if hasattr(W_h, "shape") and len(W_h.shape) == 2 else None
+    names = ("h_prev", "c_prev") if isinstance(state_prev, tuple) else ("h_prev",)
+    states = state_prev if isinstance(state_prev, tuple) else (state_prev,)
+    for name, state in zip(names, states):
+        check_float_array(name, state, x_t.dtype)
+        if state.ndim != 2 or state.shape[0] != x_t.shape[0] or (H is not None and state.shape[1] != H):
+            raise ValueError(f"{name} must have shape (B, H) = {fmt((x_t.shape[0], H if H is not None else 'H'))} "
+                             f"(B from x_t, H from params['W_h']), got {fmt(state.shape)}")
+    check_params(params, param_shapes(cell, x_t.shape[1], states[0].shape[1], attention, reset_after), x_t.dtype)
+
+
 def check_grad(name, g, shape, dtype, xp):
     """A gradient given to a backward pass: None means zeros."""
     if g is None:

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
-from .checks import check_backward, check_sequence, check_state, require_steps
+from .checks import check_backward, check_sequence, check_state, check_step, require_steps
 from .gate import gate_step_backward, gate_step_forward, resolve_attention
 from .scan import scan_backward, scan_forward
 
@@ -47,10 +47,11 @@ def gru_step_forward(x_t, h_prev, params, attention="sigmoid", reset_after=False
     attention: 'sigmoid' (True), 'softmax' or None (False); reset_after: the cuDNN/PyTorch variant.
     Returns ``h`` (B, H), the new hidden state, and a ``GRUStepCache``.
     """
+    activation = resolve_attention(attention)
+    check_step("gru", x_t, h_prev, params, activation, reset_after)
     H = h_prev.shape[1]
     W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
     W_hrz, W_hn = W_h[:, : 2 * H], W_h[:, 2 * H:]
-    activation = resolve_attention(attention)
     if activation:
         x_att, gate = gate_step_forward(x_t, h_prev, params, activation)   # x̃_t = a_t ⊙ x_t
     else:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from .activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
-from .checks import check_backward, check_sequence, check_state, require_steps, split_pair
+from .checks import check_backward, check_sequence, check_state, check_step, require_steps, split_pair
 from .gate import gate_step_backward, gate_step_forward, resolve_attention
 from .scan import scan_backward, scan_forward
 
@@ -46,8 +46,9 @@ def lstm_step_forward(x_t, state_prev, params, attention="sigmoid"):
     Returns the new state ``(h, c)``, each (B, H), and an ``LSTMStepCache``.
     """
     h_prev, c_prev = split_pair(state_prev, "state_prev")
-    H = h_prev.shape[1]
     activation = resolve_attention(attention)
+    check_step("lstm", x_t, (h_prev, c_prev), params, activation)
+    H = h_prev.shape[1]
     if activation:
         x_att, gate = gate_step_forward(x_t, h_prev, params, activation)   # x̃_t = a_t ⊙ x_t
     else:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from .activations import tanh, tanh_grad_from_output
-from .checks import check_backward, check_sequence, check_state, require_steps
+from .checks import check_backward, check_sequence, check_state, check_step, require_steps
 from .gate import gate_step_backward, gate_step_forward, resolve_attention
 from .scan import scan_backward, scan_forward
 
@@ -39,6 +39,7 @@ def rnn_step_forward(x_t, h_prev, params, attention="sigmoid"):
     Returns ``h`` (B, H), the new hidden state, and an ``RNNStepCache``.
     """
     activation = resolve_attention(attention)
+    check_step("rnn", x_t, h_prev, params, activation)
     if activation:
         x_att, gate = gate_step_forward(x_t, h_prev, params, activation)   # x̃_t = a_t ⊙ x_t
     else:

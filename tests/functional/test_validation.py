@@ -147,3 +147,24 @@ def test_activations_are_finite_and_accurate_at_any_magnitude(dtype):
     np.testing.assert_allclose(sm.sum(axis=-1), 1, rtol=1e-6)
     np.testing.assert_allclose(np.exp(ls), sm, atol=tol)
     assert sm[0, 0] == 0 and sm[0, -1] == 1
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_functions_name_the_wrong_argument(cell):
+    from minieleatt import functional as F
+    step = getattr(F, f"{cell}_step_forward")
+    p = {k: np.zeros(s) for k, s in F.param_shapes(cell, 3, 4, "sigmoid").items()}
+
+    def state(B=2, H=4):
+        return (np.zeros((B, H)), np.zeros((B, H))) if cell == "lstm" else np.zeros((B, H))
+    with pytest.raises(ValueError, match=r"h_prev must have shape \(B, H\) = \(2, 4\).*got \(2, 5\)"):
+        step(np.zeros((2, 3)), state(H=5), p)
+    with pytest.raises(ValueError, match=r"x_t must have shape \(B, D\) with D = 3"):
+        step(np.zeros((2, 4)), state(), p)
+    with pytest.raises(ValueError, match=r"x_t must have shape \(B, D\), got \(3\)"):
+        step(np.zeros(3), state(), p)
+    with pytest.raises(TypeError, match="h_prev has dtype float32 but the computation is in float64"):
+        step(np.zeros((2, 3)), tuple(s.astype("float32") for s in state()) if cell == "lstm"
+             else state().astype("float32"), p)
+    with pytest.raises(ValueError, match=r"params has the wrong keys: missing \['W_xa'"):
+        step(np.zeros((2, 3)), state(), {k: v for k, v in p.items() if k != "W_xa"})
