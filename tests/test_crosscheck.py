@@ -121,3 +121,22 @@ def test_crosscheck_errors_are_clear(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     assert main(["crosscheck"]) == 2
     assert "pip install 'minieleatt[torch]'" in capsys.readouterr().err
+
+
+def test_load_network_reads_the_weights_and_refuses_what_is_not_a_network(gru_checkpoint, tmp_path):
+    from minieleatt.checkpoint import load_checkpoint, save_checkpoint
+    from minieleatt.errors import CheckpointError
+
+    net, meta = crosscheck.load_network(gru_checkpoint)
+    arrays, _ = load_checkpoint(gru_checkpoint)
+    assert meta["architecture"] == net.architecture()
+    for k, p in net.parameters().items():
+        assert p.dtype == np.float64
+        np.testing.assert_array_equal(p, arrays[f"param.{k}"].astype(np.float64))
+    save_checkpoint(tmp_path / "bare.npz", {"param.fc.W": np.zeros((2, 2))}, {})
+    with pytest.raises(CheckpointError, match="has no architecture"):
+        crosscheck.load_network(tmp_path / "bare.npz")
+    arrays.pop("param.fc.b")
+    save_checkpoint(tmp_path / "short.npz", arrays, meta)
+    with pytest.raises(CheckpointError, match=r"missing \['fc.b'\]"):
+        crosscheck.load_network(tmp_path / "short.npz")
