@@ -74,6 +74,8 @@ class Report:
         return list(dict.fromkeys(r.case for r in self.rows if not r.passed))
 
     def lines(self):
+        if not self.rows:
+            return ["no case selected"]
         width = max([len(r.case) for r in self.rows] + [4])
         out = [f"{'case':<{width}}  {'tensor':<10} {'rel. diff':>9}  result"]
         out += [f"{r.case:<{width}}  {r.tensor:<10} {r.rel:>9.1e}  {'pass' if r.passed else 'FAIL'}"
