@@ -77,8 +77,9 @@ class Report:
         if not self.rows:
             return ["no case selected"]
         width = max([len(r.case) for r in self.rows] + [4])
-        out = [f"{'case':<{width}}  {'tensor':<10} {'rel. diff':>9}  result"]
-        out += [f"{r.case:<{width}}  {r.tensor:<10} {r.rel:>9.1e}  {'pass' if r.passed else 'FAIL'}"
+        tw = max([len(r.tensor) for r in self.rows] + [6])
+        out = [f"{'case':<{width}}  {'tensor':<{tw}}  {'rel. diff':>9}  result"]
+        out += [f"{r.case:<{width}}  {r.tensor:<{tw}}  {r.rel:>9.1e}  {'pass' if r.passed else 'FAIL'}"
                 for r in self.rows]
         worst = max(self.rows, key=lambda r: np.inf if np.isnan(r.rel) else r.rel)
         n, bad = len(self.cases), len(self.failed_cases())
@@ -335,8 +336,8 @@ def crosscheck_checkpoint(path, T=12, B=4, seed=0, tol=TOLERANCE):
     """``crosscheck_network`` on the network of a checkpoint (its weights cast to float64, exactly)."""
     net, meta = load_network(path)
     arch = net.architecture()
-    att = f"gate in {arch['attention_layers']} ({arch['attention']})"
+    att = f"gate in the first {arch['attention_layers']} ({arch['attention']})"
     variant = f", reset_after={arch['reset_after']}" if arch["cell"] == "gru" else ""
-    case = (f"{arch['num_layers']}x{arch['cell'].upper()}({arch['hidden_size']}) {att}{variant}, "
+    case = (f"{arch['num_layers']} x {arch['cell'].upper()}({arch['hidden_size']}), {att}{variant}, "
             f"readout {arch['readout']}, epoch {meta.get('epoch', '?')}")
     return crosscheck_network(net, T=T, B=B, seed=seed, tol=tol, case=case)

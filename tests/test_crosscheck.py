@@ -103,7 +103,7 @@ def test_crosscheck_of_a_trained_checkpoint(gru_checkpoint, capsys):
     assert main(["crosscheck", "--checkpoint", str(gru_checkpoint)]) == 0
     out = capsys.readouterr().out
     assert "1/1 cases pass" in out
-    assert "2xGRU(8) gate in 1 (sigmoid), reset_after=False" in out
+    assert "2 x GRU(8), gate in the first 1 (sigmoid), reset_after=False" in out
     names = [r.split()[-3] for r in _rows(out)]
     assert names[:3] == ["logits", "loss", "dx"] and "dlayers.0.W_xa" in names and names[-2:] == ["dfc.W", "dfc.b"]
 
