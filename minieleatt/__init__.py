@@ -3,6 +3,7 @@
 from .backend import get_array_module, gpu_available, to_device, to_host
 from .errors import CheckpointError, DataFormatError, DeviceError, MinieleattError
 from .gradcheck import check_gradients
+from .interop import from_torch, to_torch
 from .layers import EleAttGRU, EleAttLSTM, EleAttRNN
 
 __version__ = "0.1.0"
@@ -11,5 +12,6 @@ __all__ = [
     "EleAttRNN", "EleAttLSTM", "EleAttGRU",
     "get_array_module", "gpu_available", "to_device", "to_host",
     "check_gradients",
+    "to_torch", "from_torch",
     "MinieleattError", "DataFormatError", "DeviceError", "CheckpointError",
 ]

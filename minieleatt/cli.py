@@ -1,4 +1,4 @@
-"""The command line: ``minieleatt gradcheck | train | compare | bench``.
+"""The command line: ``minieleatt gradcheck | train | compare | crosscheck``.
 
 Argument parsing and printing only; the work is done by the library.
 """
@@ -190,6 +190,61 @@ def _cmd_compare(args):
     return 0
 
 
+def _cmd_crosscheck(args):
+    from . import crosscheck as cc
+
+    try:
+        header = cc.header(args.tol)
+    except ImportError:
+        print("minieleatt crosscheck: the oracle 'torch' needs PyTorch: pip install 'minieleatt[torch]'",
+              file=sys.stderr)
+        return 2
+    size = dict(T=args.T, B=args.B, seed=args.seed, tol=args.tol, impl=args.impl)
+    if args.checkpoint:
+        report = cc.crosscheck_checkpoint(args.checkpoint, **size)
+    elif args.plain:
+        report = cc.crosscheck_torch_made(args.cell, args.layers, [m == "on" for m in args.mask], D=args.D, H=args.H,
+                                          **size)
+    else:
+        report = cc.crosscheck_cells(args.cell, [None if a == "none" else a for a in args.attention],
+                                     [v == "after" for v in args.variant], [m == "on" for m in args.mask],
+                                     D=args.D, H=args.H, **size)
+    print(f"ours: impl={args.impl}")
+    print("\n".join(header + report.lines()))
+    return 0 if report.passed else 1
+
+
+def _add_crosscheck_parser(sub):
+    from .crosscheck import ORACLES, TOLERANCE
+
+    x = sub.add_parser("crosscheck", help="our forward and backward passes against PyTorch's autograd, through "
+                                          "minieleatt.interop, in float64; exits 1 above the tolerance")
+    x.add_argument("--checkpoint", metavar="FILE",
+                   help="the whole network of a `minieleatt train` checkpoint (e.g. runs/gru/last.npz) on random "
+                        "inputs, instead of the single layers")
+    x.add_argument("--plain", action="store_true",
+                   help="start from torch.nn.RNN/LSTM/GRU made by torch and bring them in with from_torch "
+                        "(instead of our layers taken to torch)")
+    x.add_argument("--cell", nargs="+", choices=["rnn", "lstm", "gru"], default=["rnn", "lstm", "gru"])
+    x.add_argument("--attention", nargs="+", choices=["none", "sigmoid", "softmax"],
+                   default=["none", "sigmoid", "softmax"], help="the gate: none, sigmoid, softmax (default: all)")
+    x.add_argument("--variant", nargs="+", choices=["before", "after"], default=["before", "after"],
+                   help="GRU: reset before (the paper's) or after (PyTorch's) the product (default: both)")
+    x.add_argument("--mask", nargs="+", choices=["off", "on"], default=["off", "on"],
+                   help="without and with a mask (a padded tail and a hole) (default: both)")
+    x.add_argument("--layers", type=int, default=1, help="--plain: layers of the torch modules (default 1)")
+    x.add_argument("--oracle", choices=ORACLES, default="torch", help="the reference (default: torch)")
+    x.add_argument("--impl", choices=IMPLS, default="auto", help=IMPL_HELP)
+    x.add_argument("--T", type=int, default=12, help="steps (default 12)")
+    x.add_argument("--B", type=int, default=4, help="batch (default 4)")
+    x.add_argument("--D", type=int, default=4, help="input size of the single layers (default 4)")
+    x.add_argument("--H", type=int, default=5, help="hidden size of the single layers (default 5)")
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--tol", type=float, default=TOLERANCE,
+                   help="largest relative difference that passes (default %(default).0e)")
+    x.set_defaults(func=_cmd_crosscheck)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="minieleatt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +280,8 @@ def build_parser():
     _add_data_options(c)
     _add_training_options(c, epochs=COMPARE_EPOCHS)
     c.set_defaults(func=_cmd_compare, out="runs/compare")
+
+    _add_crosscheck_parser(sub)
     return parser
 
 

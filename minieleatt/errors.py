@@ -41,3 +41,7 @@ class CheckpointError(MinieleattError, ValueError):
 
 class TrainingError(MinieleattError, RuntimeError):
     """Training cannot go on: the loss became NaN or infinite."""
+
+
+class ConversionError(MinieleattError, ValueError):
+    """A PyTorch module or state dict with a feature that has no equivalent here (``minieleatt.interop``)."""
