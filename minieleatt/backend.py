@@ -64,6 +64,54 @@ def get_array_module(*args):
     return np
 
 
+def _device_words(device):
+    return "GPU (a CuPy array)" if device == "gpu" else "CPU (a NumPy array)"
+
+
+def _named_arrays(name, value):
+    """(name, array) for every NumPy or CuPy array in ``value``, named as a caller would write it:
+    ``params['W_x']``, ``state[1]``."""
+    if value is None:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _named_arrays(f"{name}[{k!r}]", v)
+    elif isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            yield from _named_arrays(f"{name}[{i}]", v)
+    elif isinstance(value, np.ndarray) or is_cupy_array(value):
+        yield name, value
+
+
+def mixed_devices(name, device, other, other_device):
+    """The ``DeviceError`` for ``name`` on ``device`` where ``other`` is on ``other_device``."""
+    return DeviceError(
+        f"{name} is on the {_device_words(device)} but {other} is on the {_device_words(other_device)}; "
+        f"move them to one device first: minieleatt.to_device(array, 'cpu' or 'gpu'), or layer.to(device) "
+        f"for a layer's parameters")
+
+
+def check_same_device(**named):
+    """Every array among the named arguments on one device, else a ``DeviceError`` that names two of them
+    and their devices. Arguments may be arrays, None, or dicts, tuples and lists of them.
+
+        check_same_device(x=x, params=params, mask=mask)
+    """
+    first = None
+    for name, value in named.items():
+        for path, a in _named_arrays(name, value):
+            device = device_of(a)
+            if first is None:
+                first = (path, device)
+            elif device != first[1]:
+                raise mixed_devices(path, device, *first)
+
+
+def module_device(xp):
+    """'gpu' for CuPy, 'cpu' for NumPy."""
+    return "gpu" if getattr(xp, "__name__", "") == "cupy" else "cpu"
+
+
 def gpu_available():
     """True when CuPy imports and sees at least one CUDA device."""
     try:

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import get_array_module, to_host
+from .backend import check_same_device, get_array_module, to_host
 
 DEFAULT_EPS = 1e-6
 DEFAULT_TOL = 1e-6
@@ -188,7 +188,7 @@ def check_gradients(fn, inputs, analytic, dout, *, mode="auto", max_entries=2000
     extra = [k for k in analytic if k not in inputs]
     if missing or extra:
         raise ValueError(f"analytic gradients must have the keys of inputs: missing {missing}, unexpected {extra}")
-    get_array_module(inputs, analytic, dout)          # refuses a mix of NumPy and CuPy
+    check_same_device(inputs=inputs, analytic=analytic, dout=dout)     # refuses a mix of NumPy and CuPy, by name
     for name, arr in inputs.items():
         _require_float64(name, arr)
     for k, d in enumerate(_as_tuple(dout)):

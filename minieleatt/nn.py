@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import array_module, check_device, get_array_module, resolve_dtype, to_device
+from .backend import array_module, check_device, check_same_device, get_array_module, resolve_dtype, to_device
 from .functional.activations import log_softmax
-from .functional.gate import resolve_attention
+from .functional.checks import resolve_attention
 from .implementations import check_impl
 from .layers import LAYERS
 
@@ -90,6 +90,7 @@ def softmax_cross_entropy(logits, y):
     Uses log-softmax (log-sum-exp), so it stays finite for logits of any size.
     Returns ``loss`` (a Python float) and ``dlogits`` (B, C).
     """
+    check_same_device(logits=logits, y=y)
     xp = get_array_module(logits, y)
     B = logits.shape[0]
     logp = log_softmax(logits, axis=-1)
@@ -203,6 +204,7 @@ class EleAttNet:
         the first layer's gate responses at inference.
         Returns ``logits`` and a ``NetCache`` (None at inference unless keep_attention).
         """
+        check_same_device(x=x, mask=mask, parameters=self.parameters())
         xp = get_array_module(x, mask)
         if train and drop_masks is None:
             drop_masks = [None] * len(self.layers)
@@ -230,6 +232,7 @@ class EleAttNet:
     def backward(self, dlogits, cache):
         """Backward from dL/dlogits (B, C): returns ``dx`` (T, B, D) and the gradients of every
         parameter, by flat name in the order of ``parameters()``."""
+        check_same_device(dlogits=dlogits, parameters=self.parameters())
         dpooled, dW, db = linear_backward(dlogits, cache.pooled, self.fc["W"])   # undo logits = pooled W + b
         dh = readout_backward(dpooled, cache.hs_last.shape, cache.mask, self.readout)
         layer_grads = [None] * len(self.layers)

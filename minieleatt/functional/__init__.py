@@ -12,8 +12,8 @@ this package never imports); ``minieleatt.implementations`` chooses between them
 """
 
 from .activations import log_softmax, sigmoid, softmax, tanh
-from .checks import GATE_COUNT, param_shapes
-from .gate import ACTIVATIONS, GateCache, gate_step_backward, gate_step_forward, resolve_attention
+from .checks import ACTIVATIONS, GATE_COUNT, param_shapes, resolve_attention
+from .gate import GateCache, gate_step_backward, gate_step_forward
 from .gru import GRUStepCache, gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .lstm import LSTMStepCache, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .rnn import RNNStepCache, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward

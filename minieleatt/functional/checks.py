@@ -7,10 +7,23 @@ same words. Nothing here is maths; a reader of a cell can skip this file.
 
 from typing import NamedTuple
 
-from ..backend import check_float_array, get_array_module
-from .gate import resolve_attention
-
+from ..backend import check_float_array, check_same_device, device_of, get_array_module, mixed_devices, module_device
 GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}     # blocks of W_x / W_h / b: h; i f g o; r z n
+
+
+ACTIVATIONS = ("sigmoid", "softmax")              # the attention gate's activations
+
+
+def resolve_attention(attention):
+    """The gate option of a cell: ``None``/``False`` (no gate) -> None, ``True`` -> 'sigmoid', or
+    'sigmoid' / 'softmax' (the gate's activation)."""
+    if attention is None or attention is False:
+        return None
+    if attention is True:
+        return "sigmoid"
+    if isinstance(attention, str) and attention.lower() in ACTIVATIONS:
+        return attention.lower()
+    raise ValueError(f"attention must be True, False, None, 'sigmoid' or 'softmax', got {attention!r}")
 
 
 def param_shapes(cell, input_size, hidden_size, attention, reset_after=False):
@@ -49,11 +62,18 @@ def check_params(params, shapes, dtype, what="params"):
             raise ValueError(f"{what}['{k}'] must have shape {fmt(shape)}, got {fmt(params[k].shape)}")
 
 
+def check_device(name, a, xp, other):
+    """``a`` on the device of the array module ``xp`` (that of ``other``), else a ``DeviceError`` naming both."""
+    if device_of(a) != module_device(xp):
+        raise mixed_devices(name, device_of(a), other, module_device(xp))
+
+
 def check_state(name, state, B, H, dtype, xp):
-    """A state array (B, H) of the right dtype and finite values (None means zeros)."""
+    """A state array (B, H) of the right dtype and finite values, on the device of x (None means zeros)."""
     if state is None:
         return xp.zeros((B, H), dtype=dtype)
     check_float_array(name, state, dtype)
+    check_device(name, state, xp, "x")
     if tuple(state.shape) != (B, H):
         raise ValueError(f"{name} must have shape (B, H) = {fmt((B, H))}, got {fmt(state.shape)}")
     if not bool(xp.isfinite(state).all()):
@@ -100,6 +120,7 @@ class Sequence(NamedTuple):
 
 def check_sequence(cell, x, params, mask, attention, reset_after=False):
     """Check ``x`` (T, B, D), the parameter dict and the mask of a ``cell`` call."""
+    check_same_device(x=x, params=params, mask=mask)
     xp = get_array_module(x, params, mask)
     check_float_array("x", x)
     if x.ndim != 3:
@@ -124,7 +145,8 @@ def check_sequence(cell, x, params, mask, attention, reset_after=False):
 def check_step(cell, x_t, state_prev, params, attention, reset_after=False):
     """The arguments of a step function: ``x_t`` (B, D), the previous state ((B, H), or the LSTM's pair)
     and the cell's parameter dict, all of one dtype and on one device (no finiteness scan: steps are hot)."""
-    get_array_module(x_t, state_prev, params)             # refuses a mix of NumPy and CuPy arrays
+    check_same_device(x_t=x_t, **({"h_prev": state_prev[0], "c_prev": state_prev[1]}
+                                  if isinstance(state_prev, tuple) else {"h_prev": state_prev}), params=params)
     check_float_array("x_t", x_t)
     if x_t.ndim != 2:
         raise ValueError(f"x_t must have shape (B, D), got {fmt(x_t.shape)}")
@@ -143,11 +165,30 @@ def check_step(cell, x_t, state_prev, params, attention, reset_after=False):
     check_params(params, param_shapes(cell, x_t.shape[1], states[0].shape[1], attention, reset_after), x_t.dtype)
 
 
+def check_gate_step(x_t, h_prev, params, activation):
+    """The arguments of the gate's step: ``x_t`` (B, D), ``h_prev`` (B, H), 'W_xa' (D, D), 'W_ha' (H, D),
+    'b_a' (D,) in ``params`` (other keys, a cell's, are ignored), one dtype, one device."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be 'sigmoid' or 'softmax', got {activation!r}")
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+    gate_params = {k: params.get(k) for k in ("W_xa", "W_ha", "b_a")}
+    check_same_device(x_t=x_t, h_prev=h_prev, params=gate_params)
+    check_float_array("x_t", x_t)
+    check_float_array("h_prev", h_prev, x_t.dtype)
+    if x_t.ndim != 2 or h_prev.ndim != 2 or h_prev.shape[0] != x_t.shape[0]:
+        raise ValueError(f"x_t must have shape (B, D) and h_prev (B, H) with the same B, got {fmt(x_t.shape)} "
+                         f"and {fmt(h_prev.shape)}")
+    (B, D), H = x_t.shape, h_prev.shape[1]
+    check_params(gate_params, {"W_xa": (D, D), "W_ha": (H, D), "b_a": (D,)}, x_t.dtype)
+
+
 def check_grad(name, g, shape, dtype, xp):
     """A gradient given to a backward pass: None means zeros."""
     if g is None:
         return xp.zeros(shape, dtype=dtype)
     check_float_array(name, g, dtype)
+    check_device(name, g, xp, "the cache (the forward pass's arrays)")
     if tuple(g.shape) != tuple(shape):
         raise ValueError(f"{name} must have shape {fmt(shape)}, got {fmt(g.shape)}")
     return g

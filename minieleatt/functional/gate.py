@@ -16,21 +16,7 @@ responses of one step sum to 1), the ablation the paper argues against.
 from typing import NamedTuple
 
 from .activations import sigmoid, sigmoid_grad_from_output, softmax, softmax_backward
-
-ACTIVATIONS = ("sigmoid", "softmax")
-
-
-def resolve_attention(attention):
-    """The gate option of a cell: ``None``/``False`` (no gate) -> None, ``True`` -> 'sigmoid', or
-    'sigmoid' / 'softmax' (the gate's activation)."""
-    if attention is None or attention is False:
-        return None
-    if attention is True:
-        return "sigmoid"
-    if isinstance(attention, str) and attention.lower() in ACTIVATIONS:
-        return attention.lower()
-    raise ValueError(f"attention must be True, False, None, 'sigmoid' or 'softmax', got {attention!r}")
-
+from .checks import check_gate_step
 
 class GateCache(NamedTuple):
     """What ``gate_step_backward`` needs from ``gate_step_forward``."""
@@ -50,6 +36,7 @@ def gate_step_forward(x_t, h_prev, params, activation="sigmoid"):
     (a cell's parameter dict will do); activation: 'sigmoid' or 'softmax'.
     Returns ``x_att`` (B, D), the gated input x̃_t, and a ``GateCache`` (``cache.a`` is a_t).
     """
+    check_gate_step(x_t, h_prev, params, activation)
     W_xa, W_ha, b_a = params["W_xa"], params["W_ha"], params["b_a"]
     z_a = x_t @ W_xa + h_prev @ W_ha + b_a                  # the gate's pre-activation
     if activation == "sigmoid":

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from .activations import tanh, tanh_grad_from_output
-from .checks import check_backward, check_sequence, check_state, check_step, require_steps
-from .gate import gate_step_backward, gate_step_forward, resolve_attention
+from .checks import check_backward, check_sequence, check_state, check_step, require_steps, resolve_attention
+from .gate import gate_step_backward, gate_step_forward
 from .scan import scan_backward, scan_forward
 
 

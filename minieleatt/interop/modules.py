@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..functional.gate import resolve_attention
+from ..functional.checks import resolve_attention
 from ..functional.checks import param_shapes
 from ..nn import READOUTS
 
