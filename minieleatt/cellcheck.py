@@ -107,9 +107,9 @@ def analytic_gradients(cfg, inputs, douts, mask, impl="reference"):
     x, state, params = split_inputs(cfg, inputs)
     _, cache = run_cell(cfg, x, params, state, mask, impl=impl)
     if cfg.cell == "lstm":
-        dx, (dh0, dc0), grads = backward_cell(cfg, douts[0], cache, (douts[1], douts[2]))
+        dx, (dh0, dc0), grads = backward_cell(cfg, douts[0], cache, (douts[1], douts[2]), impl)
         return {"x": dx, "h0": dh0, "c0": dc0, **grads}
-    dx, dh0, grads = backward_cell(cfg, douts[0], cache, douts[1])
+    dx, dh0, grads = backward_cell(cfg, douts[0], cache, douts[1], impl)
     return {"x": dx, "h0": dh0, **grads}
 
 

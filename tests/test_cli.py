@@ -1,6 +1,8 @@
 import json
 import sys
 
+import pytest
+
 from minieleatt.cli import main
 
 
@@ -23,15 +25,16 @@ def test_gradcheck_exits_non_zero_on_a_failure_of_the_reference(capsys, monkeypa
     assert "impl=auto (fast)" in capsys.readouterr().out
 
 
-def test_gradcheck_checks_the_implementation_it_is_given(capsys, monkeypatch):
+@pytest.mark.parametrize("impl", ["fast", "fused"])
+def test_gradcheck_checks_the_implementation_it_is_given(impl, capsys, monkeypatch):
     from minieleatt import implementations
-    fast_backward = implementations._BACKWARD["fast"]["gru"]
+    fast_backward = implementations._BACKWARD[impl]["gru"]
 
-    def planted(dhs, cache, dh_T=None):                  # a wrong gradient of W_x from the fast path
+    def planted(dhs, cache, dh_T=None):                  # a wrong gradient of W_x from that implementation
         dx, dh0, grads = fast_backward(dhs, cache, dh_T)
         return dx, dh0, {**grads, "W_x": grads["W_x"] * 1.01}
-    monkeypatch.setitem(implementations._BACKWARD["fast"], "gru", planted)
-    assert main(["gradcheck", "--impl", "fast"]) == 1
+    monkeypatch.setitem(implementations._BACKWARD[impl], "gru", planted)
+    assert main(["gradcheck", "--impl", impl]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "12/24 configurations pass" in out      # the 12 GRU configurations fail
     assert main(["gradcheck", "--impl", "reference"]) == 0
