@@ -183,6 +183,12 @@ def _cmd_compare(args):
     return 0
 
 
+def _cmd_doctor(args):
+    from .doctor import run
+
+    return run(check=not args.no_check)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="minieleatt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,6 +223,11 @@ def build_parser():
     _add_data_options(c)
     _add_training_options(c, epochs=COMPARE_EPOCHS)
     c.set_defaults(func=_cmd_compare, out="runs/compare")
+
+    d = sub.add_parser("doctor", help="versions (Python, NumPy, BLAS, CuPy, CUDA), the GPUs, and with a GPU a "
+                                      "forward+backward on both devices; exit 1 if CuPy is installed but unusable")
+    d.add_argument("--no-check", action="store_true", help="only report what is installed; run nothing on the GPU")
+    d.set_defaults(func=_cmd_doctor)
     return parser
 
 
