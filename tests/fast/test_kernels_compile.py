@@ -17,8 +17,8 @@ when it is first called, with CuPy's own code generation:
   adds ``-ftz=true``, the architecture and ``--device-as-default-execution-space``;
 
 then compile it with NVRTC (``cupy_backends.cuda.libs.nvrtc``) for compute capability
-8.0 and 9.0 (PTX, ``-arch=compute_XX``) and for sm_90 (cubin, which is what CuPy asks
-NVRTC for on an H100/H200). Two layouts of the arguments are compiled, as CuPy
+8.0 and 9.0 (PTX, ``-arch=compute_XX``; on a device CuPy asks for ``-arch=sm_XX``, the
+same front end followed by the assembler). Two layouts of the arguments are compiled, as CuPy
 specialises a kernel on them: one-dimensional contiguous arrays (CuPy's reduced view
 when every argument is contiguous) and two-dimensional strided ones with 64-bit
 indices (a step's column blocks ``gx[:, :H]``, a broadcast bias or mask).
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.cuda_compile
 
 KERNELS = [v for v in vars(kernels).values() if isinstance(v, kernels.Kernel)]
 DTYPES = ["float32", "float64"]
-ARCHS = ["compute_80", "compute_90", "sm_90"]
+ARCHS = ["compute_80", "compute_90"]
 LAYOUTS = {"contiguous": dict(ndim=1, c_contiguous=True, index_32_bits=True),
            "strided": dict(ndim=2, c_contiguous=False, index_32_bits=False)}
 INSTALL = "pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12 (or: pip install 'minieleatt[cuda-compile]')"
