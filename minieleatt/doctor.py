@@ -25,8 +25,8 @@ from .backend import to_device, to_host
 from .layers import EleAttGRU
 
 INSTALL = {
-    12: "pip install 'minieleatt[gpu]'          (CuPy for CUDA 12: cupy-cuda12x)",
-    13: "pip install 'minieleatt[gpu-cuda13]'   (CuPy for CUDA 13: cupy-cuda13x)",
+    12: "pip install 'minieleatt[gpu]' (CuPy for CUDA 12: cupy-cuda12x)",
+    13: "pip install 'minieleatt[gpu-cuda13]' (CuPy for CUDA 13: cupy-cuda13x)",
 }
 NO_DEVICE = 100            # cudaErrorNoDevice: a driver without a GPU is a machine without a GPU, not a fault
 AGREEMENT_TOL = 1e-10      # largest relative difference, GPU against CPU, in float64
@@ -63,7 +63,7 @@ def cuda_driver_version():
 def install_hint(driver_version):
     """The command that installs CuPy for this driver (its CUDA major version)."""
     if driver_version is None:
-        return f"on a machine with an NVIDIA GPU: {INSTALL[12]}, or with a CUDA 13 driver {INSTALL[13]}"
+        return f"on a machine with an NVIDIA GPU, for a CUDA 12 driver {INSTALL[12]}; for a CUDA 13 driver {INSTALL[13]}"
     major = driver_version // 1000
     if major in INSTALL:
         return INSTALL[major]
