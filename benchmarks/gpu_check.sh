@@ -9,7 +9,8 @@
 #   1. doctor       python -m minieleatt doctor (versions, driver, devices, GPU against CPU, one timing)
 #   2. gpu tests    python -m pytest -m gpu (every test marked gpu, with the 10 slowest; on a cold CuPy
 #                   kernel cache this step also compiles CuPy's kernels, which later steps reuse)
-#   3. gradcheck    python -m minieleatt gradcheck --device gpu (every cell configuration, float64)
+#   3. gradcheck    python -m minieleatt gradcheck --device gpu, with --impl fused (what auto runs on the
+#                   GPU) and --impl reference (the readable cells on CuPy): every cell configuration, float64
 #   4. launches     python benchmarks/launch_count.py (kernel launches per training step, fused and
 #                   reference path, counted on the CPU by a stand-in for CuPy: runs with or without a GPU)
 #   5. benchmark    python benchmarks/bench_cells.py --device gpu --batches 64 256 --repeats 3 (our cells on
@@ -115,8 +116,9 @@ run_step() {
 }
 
 run_step "doctor" 45 0 "$PY" -m minieleatt doctor
-run_step "gpu tests" 180 1 "$PY" -m pytest -q -m gpu -p no:cacheprovider --durations=10
-run_step "gradcheck on the GPU" 40 1 "$PY" -m minieleatt gradcheck --device gpu
+run_step "gpu tests" 160 1 "$PY" -m pytest -q -m gpu -p no:cacheprovider --durations=10
+run_step "gradcheck on the GPU" 60 1 sh -c \
+    "\"$PY\" -m minieleatt gradcheck --device gpu --impl fused && \"$PY\" -m minieleatt gradcheck --device gpu --impl reference"
 run_step "kernel launches per training step (counted on the CPU)" 40 0 \
     "$PY" benchmarks/launch_count.py --steps "${LAUNCH_STEPS:-100}"
 rm -f "$OUTDIR/bench_cells_gpu.md"
