@@ -3,12 +3,10 @@
 Each notebook is executed with nbclient in a ``python3`` kernel whose working directory is the notebook's
 folder and whose ``PYTHONPATH`` starts with this checkout (so it imports the package under test, installed or
 not). ``MINIELEATT_FAST=1`` makes the notebooks pick small sizes in their first code cell; a failing cell fails
-the test with the cell's traceback. The exercise notebook runs twice: as handed out (every check says "not
-implemented yet") and with the model solutions pasted into its marked cells (every check passes).
+the test with the cell's traceback. The assignments run twice: as handed out (tutorials/assignments/, every check
+says "not implemented yet") and as the teacher's copy that `minieleatt assignment build` writes (every check passes).
 """
 
-import importlib.util
-import inspect
 import os
 import time
 from pathlib import Path
@@ -21,9 +19,8 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
-EXERCISES = TUTORIALS / "exercises" / "gradient_checking_exercises.ipynb"
-SOLUTIONS = TUTORIALS / "exercises" / "solutions" / "gradient_checking_solutions.py"
-NOTEBOOKS = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")) + [EXERCISES]
+ASSIGNMENTS = sorted((TUTORIALS / "assignments").glob("*.ipynb"))
+NOTEBOOKS = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")) + ASSIGNMENTS
 
 CELL_TIMEOUT = 120        # seconds for one cell
 NOTEBOOK_BUDGET = 90      # seconds for a whole notebook in FAST mode, kernel start included
@@ -69,7 +66,8 @@ def test_every_tutorial_is_listed():
     names = [p.relative_to(TUTORIALS).as_posix() for p in NOTEBOOKS]
     assert names == ["01_the_gate.ipynb", "02_bptt_by_hand.ipynb", "03_gradient_checking.ipynb",
                      "04_paper_in_miniature.ipynb", "05_real_data.ipynb", "06_on_the_gpu.ipynb",
-                     "exercises/gradient_checking_exercises.ipynb"]
+                     "assignments/assignment1_gate_and_rnn.ipynb", "assignments/assignment2_lstm_and_gru.ipynb",
+                     "assignments/assignment3_sequences_and_training.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -88,35 +86,32 @@ def test_notebook_runs_top_to_bottom(path, monkeypatch):
     _environment(monkeypatch)
     nb, seconds = _execute(_read(path), path.parent)
     assert seconds < NOTEBOOK_BUDGET, f"{path.name} took {seconds:.0f} s with MINIELEATT_FAST=1"
-    if path == EXERCISES:
+    if path in ASSIGNMENTS:
         text = _text(nb)
-        assert text.count("not implemented yet") == 4, text
+        parts = sum(len(p.parts) for p in _assignment(path).problems)
+        assert text.count("not implemented yet, 0 of") == parts and "WRONG" not in text, text
 
 
-def _solutions():
-    spec = importlib.util.spec_from_file_location("gradient_checking_solutions", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _assignment(path):
+    from minieleatt.exercises import ASSIGNMENTS as ALL
+    return ALL[nbformat.read(path, as_version=4).metadata["minieleatt"]["assignment"]]
 
 
-def test_exercise_notebook_with_the_solutions_filled_in(monkeypatch):
-    """Paste each model answer into the cell marked for it; every check must then pass."""
+@pytest.mark.parametrize("path", ASSIGNMENTS, ids=[p.stem for p in ASSIGNMENTS])
+def test_the_teachers_copy_runs_with_every_check_passing(path, monkeypatch, tmp_path):
+    """The teacher's notebook that `minieleatt assignment build` writes: every check cell reports its part right."""
+    from minieleatt.exercises.handout import build
     _environment(monkeypatch)
-    solutions = _solutions()
-    nb = _read(EXERCISES)
-    marked = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
-    assert [c.metadata["exercise"] for c in marked] == ["gate_backward", "gru_step_backward", "lstm_step_backward",
-                                                        "masked_rnn_backward"]
-    for cell in marked:
-        assert "# YOUR CODE HERE" in cell.source and "raise NotImplementedError" in cell.source
-        cell.source = inspect.getsource(getattr(solutions, cell.metadata["exercise"]))
+    build(tmp_path, assignments=[_assignment(path).key])
+    teacher = tmp_path / "teacher" / path.name
+    nb = _read(teacher)
     nb.cells.append(nbformat.v4.new_code_cell(
-        "from minieleatt.exercises import results\n"
-        "assert all(status == 'passed' for status in results().values()), results()"))
-    nb, _ = _execute(nb, EXERCISES.parent)
+        f"from minieleatt.exercises import results\n"
+        f"status = results({_assignment(path).key!r})\n"
+        f"assert set(status.values()) == {{'passed'}}, status"))
+    nb, _ = _execute(nb, teacher.parent)
     text = _text(nb)
-    assert text.count("all gradients right") == 4 and "not implemented" not in text, text
+    assert "not implemented" not in text and "WRONG" not in text, text
 
 
 def test_real_data_notebook_without_aeon_or_sktime(monkeypatch, tmp_path):
