@@ -66,7 +66,7 @@ def test_every_tutorial_is_listed():
     names = [p.relative_to(TUTORIALS).as_posix() for p in NOTEBOOKS]
     assert names == ["01_the_gate.ipynb", "02_bptt_by_hand.ipynb", "03_gradient_checking.ipynb",
                      "04_paper_in_miniature.ipynb", "05_real_data.ipynb", "06_on_the_gpu.ipynb",
-                     "assignments/assignment1_gate_and_rnn.ipynb", "assignments/assignment2_lstm_and_gru.ipynb",
+                     "07_gradient_flow.ipynb", "08_bug_zoo.ipynb", "assignments/assignment1_gate_and_rnn.ipynb", "assignments/assignment2_lstm_and_gru.ipynb",
                      "assignments/assignment3_sequences_and_training.ipynb"]
 
 
@@ -79,6 +79,65 @@ def test_notebook_is_committed_clean(path):
     assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} was committed with outputs"
     assert "MINIELEATT_FAST" in code[0].source
     assert nb.metadata["kernelspec"]["name"] == "python3"
+    for line in HOSTED_INSTALL:                       # the same install on a hosted service in every notebook
+        assert line in code[0].source, (path.name, line)
+
+
+HOSTED_INSTALL = [
+    'INSTALL = "minieleatt"',
+    'if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:',
+    'subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("MINIELEATT_SOURCE", INSTALL)],',
+]
+
+# runs a notebook's first cell as on Colab: google.colab is there and minieleatt is not installed until pip "runs"
+AS_ON_COLAB = """
+import importlib.abc, json, subprocess, sys, types
+sys.modules["google"] = types.ModuleType("google")
+sys.modules["google.colab"] = types.ModuleType("google.colab")
+calls = []
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "minieleatt" and not calls:
+            raise ImportError("No module named 'minieleatt'")
+        return None
+
+sys.meta_path.insert(0, NotInstalled())
+subprocess.run = lambda cmd, check: calls.append(cmd[1:])
+exec(open(sys.argv[1]).read())
+print(json.dumps({"pip": calls, "package": minieleatt.__file__}))
+"""
+
+
+def _first_cell(path, tmp_path):
+    source = next(c for c in _read(path).cells if c.cell_type == "code").source
+    cell = tmp_path / "first_cell.py"
+    cell.write_text(source)
+    return cell
+
+
+@pytest.mark.parametrize("path", [TUTORIALS / "05_real_data.ipynb", ASSIGNMENTS[0]], ids=["05_real_data", "assignment1"])
+def test_the_first_cell_installs_on_a_hosted_service_and_uses_the_checkout_locally(path, tmp_path, monkeypatch):
+    import json
+    import subprocess
+    import sys
+    cell = _first_cell(path, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MINIELEATT_SOURCE")}
+    colab = tmp_path / "as_on_colab.py"
+    colab.write_text(AS_ON_COLAB)
+    run = subprocess.run([sys.executable, str(colab), str(cell)], cwd=path.parent, capture_output=True, text=True,
+                         env={**env, "PYTHONPATH": str(ROOT), "MINIELEATT_SOURCE": "git+https://example.org/copy"})
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    wanted = [["-m", "pip", "install", "-q", "git+https://example.org/copy"]]
+    if path.name.startswith("05"):
+        wanted.append(["-m", "pip", "install", "-q", "--no-deps", "aeon"])      # the bundled UEA files
+    assert sorted(result["pip"]) == sorted(wanted)
+    # locally, not installed (this venv has no minieleatt): the cell finds the checkout the notebook sits in
+    run = subprocess.run([sys.executable, "-c", "exec(open(%r).read()); print(minieleatt.__file__)" % str(cell)],
+                         cwd=path.parent, capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == str(ROOT / "minieleatt" / "__init__.py")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
