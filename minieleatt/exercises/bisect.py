@@ -245,8 +245,15 @@ def _one_step(prob, ref, got, wrong, names):
         elif key == "dh0":
             incoming = prob.dhs[0] + (0 if prob.dstate_T is None else
                                       (prob.dstate_T[0] if isinstance(prob.dstate_T, tuple) else prob.dstate_T))
+            _, ref_cache = _reference(prob, 1)
+            total, cell = _carry(prob, ref_cache, 0, incoming)
+            total = total[0] if isinstance(total, tuple) else total
             if same(value, incoming):
                 extra += "; your dh0 is the gradient the step received, not the dh_prev it returned"
+            elif same(value, cell):
+                extra += "; your dh0 misses the gate's share of dh_prev, dz_a W_haᵀ"
+            elif same(value, total - cell):
+                extra += "; your dh0 holds only the gate's share of dh_prev (the cell's dpre W_hᵀ is missing)"
     return Finding(f"already a sequence of one step is wrong ({shown}); nothing is carried in a single step, so the "
                    f"loop hands the step the wrong gradient or returns the wrong one{extra}",
                    "for one step: dx[0], dstate0, grads = step_backward(dhs[0] (+ the final state's gradient), "

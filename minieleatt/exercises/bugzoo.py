@@ -104,6 +104,17 @@ MISTAKES = [
     _m("dh-not-carried", "dh not carried back through time",
        "Each step gets only the loss's gradient dhs[t]; what step t+1 sends back is dropped.", 1,
        ("dh = dhs[t] + dh_next", "dh = dhs[t]"), "rnn_sequence.backward", "dh_next is not carried at all"),
+    _m("dhs-only-last", "dhs[t] added at the last step only",
+       "Seeding the loop with the last step's gradient, then passing on only what comes back.", 1,
+       ("dh = dhs[t] + dh_next", "dh = dhs[t] if t == T - 1 else dh_next"), "rnn_sequence.backward",
+       "dhs[t] is not added"),
+    _m("in-place-state", "the state updated in place",
+       "h[...] = h_new saves an allocation, but every step's cache holds the same array, now overwritten (and the "
+       "caller's h0 with it).", 1,
+       ("        h, step_cache = rnn_step_forward(x[t], h, params, attention)\n        hs.append(h)",
+        "        h_new, step_cache = rnn_step_forward(x[t], h, params, attention)\n        h[...] = h_new\n"
+        "        hs.append(h.copy())"),
+       "rnn_sequence.backward", "writes into its argument"),
     _m("grads-overwritten", "the weights' gradients overwritten, not summed",
        "grads = step_grads at every step keeps only the last one computed (step 0).", 1,
        ("grads = {k: grads[k] + step_grads[k] for k in grads}", "grads = dict(step_grads)"),

@@ -65,7 +65,7 @@ def shape_finding(name, got, want, sizes):
         return Finding(f"{said}: not summed over time and the batch",
                        "a weight shared by every step and row gets the sum of all their gradients: .sum(axis=(0, 1))")
     if len(want) == 1 and len(got) == 1 and B is not None and got == (B,) and want != (B,):
-        return Finding(f"{said}: summed over axis 1 (the {axis_names[0] if axis_names else 'features'}), "
+        return Finding(f"{said}: summed over axis 1 (the {axis_names[0] if axis_names else 'feature'} axis), "
                        "not over the batch",
                        "a bias's gradient keeps one entry per feature and sums over the rows: .sum(axis=0)")
     if got == () and want != ():

@@ -285,10 +285,16 @@ def _mutates_inputs(spec, student, inst):
             fn(*args)
     except Exception:  # noqa: BLE001
         return None
-    for name, a, b in zip(("x", "params", "the initial state"), _arrays(args), _arrays(before)):
+    import inspect
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    names += [f"argument {k}" for k in range(len(names), len(args))]
+    for name, a, b in zip(names, _arrays(args), _arrays(before)):
         if any(not np.array_equal(u, v) for u, v in zip(a, b)):
-            return Finding(f"your {spec.forward_name} writes into its argument {name} in place: the initial state is "
-                           "then overwritten by later steps, and every cache that holds it sees the new values",
+            return Finding(f"your {spec.forward_name} writes into its argument {name} in place: an array a step's cache "
+                           "holds is then overwritten by later steps, and the backward pass reads the new values",
                            "make a new array for each state (h = step(...) returns a new one); never h[...] = or h += "
                            "on an array a cache keeps")
     return None
