@@ -72,6 +72,7 @@ def test_grading_the_teacher_notebook_gives_full_marks_and_exit_0(built, tmp_pat
     assert result["score"] == result["max_score"] == 23
     assert len(result["tests"]) == sum(len(p.parts) for p in ASSIGNMENTS["assignment1"].problems)
     assert {t["status"] for t in result["tests"]} == {"passed"}
+    assert all(t["score"] == t["max_score"] > 0 for t in result["tests"])
     assert set(result["tests"][0]) >= {"name", "number", "score", "max_score", "status", "output", "visibility"}
 
 
@@ -82,6 +83,7 @@ def test_grading_the_untouched_handout_gives_zero_and_exit_1(built, tmp_path, ca
     assert "total: 0 of 15 points" in capsys.readouterr().out
     result = json.loads(out.read_text())
     assert result["score"] == 0 and all("not implemented yet" in t["output"] for t in result["tests"])
+    assert all(t["score"] == 0 and t["status"] == "failed" and t["max_score"] > 0 for t in result["tests"])
 
 
 def test_a_python_file_is_graded_by_the_functions_it_defines(tmp_path, capsys):
