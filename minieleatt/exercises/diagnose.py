@@ -17,6 +17,7 @@ reported as following from it) and its fallback findings; ``explain`` applies th
 """
 
 import os
+import re
 import traceback
 from typing import NamedTuple
 
@@ -240,7 +241,6 @@ def explain_exception(exc, sizes=None):
 
 
 def _broadcast_hint(msg, sizes):
-    import re
     shapes = [tuple(int(v) for v in s.split(",") if v.strip()) for s in re.findall(r"\(([\d,\s]*)\)", msg)]
     B = sizes.get("B")
     if len(shapes) >= 2 and B is not None:

@@ -20,7 +20,9 @@ submission's) and called through ``Student.call``, which
 """
 
 import math
+import os
 import sys
+import traceback
 import warnings
 from typing import NamedTuple
 
@@ -142,8 +144,6 @@ class Student:
 
 def _raised_in(exc, default):
     """The student's function that raised ``exc`` (the innermost frame outside the package)."""
-    import os
-    import traceback
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not os.path.abspath(f.filename).startswith(pkg)]
     return frames[-1].name if frames else default

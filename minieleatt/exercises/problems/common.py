@@ -16,8 +16,8 @@ from functools import lru_cache
 import numpy as np
 
 from ...gradcheck import numerical_vjp
-from ..diagnose import Diagnosis, same
-from ..parts import FORWARD_TOLERANCE, CaseResult, Malformed, Part, compare, copy, unpack
+from ..diagnose import Diagnosis
+from ..parts import FORWARD_TOLERANCE, Case, CaseResult, Malformed, Part, compare, copy, unpack
 from ..report import Finding
 
 
@@ -118,7 +118,6 @@ class Instance:
 
 @lru_cache(maxsize=None)
 def _instance(spec, seed, sizes):
-    from ..parts import Case
     return Instance(spec, Case(seed, dict(sizes)))
 
 
@@ -219,11 +218,3 @@ def sigmoid_prime_of_output_again(s):
     """σ′ applied once too often: σ(s)(1 − σ(s)) where s is already σ(.)."""
     t = 1 / (1 + np.exp(-s))
     return t * (1 - t)
-
-
-def only(d, *names):
-    return {k: d[k] for k in names if k in d}
-
-
-def is_same(a, b):
-    return a is not None and b is not None and same(a, b)

@@ -9,15 +9,18 @@ The student writes ``rnn_step_forward(x_t, h_prev, params, attention="sigmoid") 
 ``rnn_backward(dhs, cache) -> (dx, dh0, grads)`` with a cache of their own design.
 """
 
+import inspect
+
 import numpy as np
 
-from ...functional import param_shapes, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from ...functional import (lstm_step_backward, lstm_step_forward, param_shapes, rnn_backward, rnn_forward,
+                           rnn_step_backward, rnn_step_forward)
 from ...functional.activations import sigmoid
 from ..bisect import SequenceProblem, bisect
 from ..diagnose import Diagnosis, same
-from ..parts import CaseResult, Case, Problem, Stop, cases, copy, draw, unpack
+from ..parts import Problem, Stop, cases, copy, draw, unpack
 from ..report import Finding
-from .common import BackwardPart, ForwardPart, Spec, get_instance, missing_terms, per_sample
+from .common import BackwardPart, ForwardPart, Spec, missing_terms
 
 STEP_SHAPES = [dict(B=3, D=4, H=5), dict(B=4, D=6, H=2)]
 SEQ_SHAPES = [dict(T=5, B=3, D=7, H=2), dict(T=4, B=2, D=6, H=3)]
@@ -208,15 +211,13 @@ def step_findings(spec, student, inst):
     p = spec.params(inst.inputs)
     state0 = (inst.inputs["h0"], inst.inputs["c0"]) if spec.cell == "lstm" else inst.inputs["h0"]
     x0 = inst.inputs["x"][0]
-    step_f = {"rnn": rnn_step_forward}.get(spec.cell)
     if spec.cell == "lstm":
-        from ...functional import lstm_step_backward, lstm_step_forward
         _, ref_cache = lstm_step_forward(x0, state0, p, spec.attention)
         dstate = (inst.douts[0][0], np.zeros_like(inst.douts[0][0]))
         ref = lstm_step_backward(dstate, ref_cache)
         ref_flat = [ref[0], ref[1][0], ref[1][1]] + [ref[2][k] for k in p]
     else:
-        _, ref_cache = step_f(x0, state0, p, spec.attention)
+        _, ref_cache = rnn_step_forward(x0, state0, p, spec.attention)
         dstate = inst.douts[0][0]
         ref = rnn_step_backward(dstate, ref_cache)
         ref_flat = [ref[0], ref[1]] + [ref[2][k] for k in p]
@@ -228,7 +229,7 @@ def step_findings(spec, student, inst):
         else:
             flat = [out[0], out[1]] + [out[2][k] for k in p]
         ok = all(np.shape(a) == np.shape(b) and same(np.asarray(a, dtype=float), b) for a, b in zip(flat, ref_flat))
-    except (Stop, Exception):     # noqa: BLE001 - any failure of the step means it is not right
+    except Exception:  # noqa: BLE001 - any failure of the step (Stop included) means it is not right
         ok = False
     if ok:
         return []
@@ -285,7 +286,6 @@ def _mutates_inputs(spec, student, inst):
             fn(*args)
     except Exception:  # noqa: BLE001
         return None
-    import inspect
     try:
         names = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
