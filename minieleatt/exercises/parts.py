@@ -30,6 +30,7 @@ import numpy as np
 
 from .diagnose import Diagnosis, dtype_finding, explain, explain_exception, shape_finding, worst_entry
 from .guard import LibraryMonitor, library_object, library_references
+from ..backend import is_cupy_array, mixed_devices
 from ..gradcheck import relative_error
 from .report import Finding, PartReport, TensorRow
 
@@ -199,6 +200,12 @@ def compare(got, truth, right, sizes, diagnosis=None, tol=TOLERANCE, dtype=np.fl
         if g is None:
             rows[name] = TensorRow(name, shape, math.nan, False, "missing: returned None"
                                    if name in got else "missing")
+            continue
+        if is_cupy_array(g):                     # the checks run on the CPU: a GPU array cannot be compared
+            rows[name] = TensorRow(name, shape, math.nan, False, "on the GPU",
+                                   Finding(str(mixed_devices(name, "gpu", "the checker's reference", "cpu")),
+                                           "the exercises run on NumPy: compute with the arrays you are given "
+                                           "(np, not cupy), or return minieleatt.to_host(...)"))
             continue
         try:
             arr = np.asarray(g)

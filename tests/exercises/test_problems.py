@@ -132,3 +132,17 @@ def test_the_instances_are_float64_and_fixed_by_the_seed():
     from minieleatt.exercises.problems.common import Instance
     again = Instance(part.spec_for(case), case)
     assert all(np.array_equal(inst.inputs[k], again.inputs[k]) for k in inst.inputs)
+
+
+def test_a_gpu_array_in_an_answer_is_named_with_both_devices(solutions):
+    class FakeCupyArray:                        # looks like a cupy.ndarray to the library
+        __module__ = "cupy._core.core"
+
+    namespace = dict(solutions["assignment1"])
+    namespace["FakeCupyArray"] = FakeCupyArray
+    exec("_right = gate_step_backward\n"
+         "def gate_step_backward(dx_att, cache):\n"
+         "    dx, dh_prev, grads = _right(dx_att, cache)\n"
+         "    return FakeCupyArray(), dh_prev, grads\n", namespace)
+    text = check("gate.backward", namespace).text()
+    assert "dx_t is on the GPU (a CuPy array) but the checker's reference is on the CPU (a NumPy array)" in text
