@@ -17,7 +17,7 @@ read the cache is an error.
 """
 
 from . import functional as F
-from .backend import get_array_module
+from .backend import check_same_device, get_array_module
 from .fast import fused_cells, numpy_cells
 from .functional.scan import SequenceCache
 
@@ -71,6 +71,8 @@ def sequence_forward(cell, x, params, state=None, mask=None, attention="sigmoid"
     mask (T, B) or None; reset_after: GRU only. Returns ``hs`` (T, B, H) and the implementation's cache.
     """
     _check_cell(cell)
+    check_same_device(x=x, params=params, **({"h0": state[0], "c0": state[1]} if isinstance(state, tuple)
+                                              else {"h0": state}), mask=mask)
     forward = _FORWARD[resolve_impl(impl, get_array_module(x))][cell]
     if cell == "gru":
         return forward(x, params, state, mask, attention, reset_after, keep_cache)
