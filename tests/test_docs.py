@@ -54,7 +54,7 @@ def site(tmp_path_factory):
     if given:
         return Path(given)
     out = tmp_path_factory.mktemp("docs") / "html"
-    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q", str(DOCS), str(out)]
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-T", "-b", "html", "-q", str(DOCS), str(out)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     seconds = time.perf_counter() - start
