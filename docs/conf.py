@@ -11,6 +11,7 @@ copies that git ignores (edit the originals). The notebooks are executed at ever
 repository stay without outputs.
 """
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -79,7 +80,9 @@ myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"          # the docstrings say what each argument is, shapes included
 autodoc_default_options = {"members": True, "undoc-members": True}
-autodoc_mock_imports = ["torch"]    # the torch modules are documented without importing torch
+autodoc_inherit_docstrings = False  # an override without a docstring says nothing (not torch's words)
+if importlib.util.find_spec("torch") is None:
+    autodoc_mock_imports = ["torch"]    # the torch modules are documented without torch (signatures shorter)
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 add_module_names = False

@@ -109,8 +109,8 @@ class ConstantsDirective(Directive):
 # The package's docstrings are plain text written to be read in the source (CS231n style): equations
 # and examples as indented blocks, arguments as "name: description" lines. Two rules make reST of them
 # without touching the source: an indented block after a plain paragraph is a literal block (as if the
-# paragraph ended with "::"), and a paragraph that starts with "name:" keeps its line breaks (a line
-# block). Paragraphs that are already reST (directives, fields, lists, doctests, "::") are left alone.
+# paragraph ended with "::"), and a paragraph that starts with "name:" and has another such line keeps
+# its line breaks (a line block). Paragraphs that are already reST (directives, fields, lists, doctests, "::") are left alone.
 
 _ARGUMENT_LINE = re.compile(r"^[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*:\s")
 _RST_START = re.compile(r"^(\.\. |:|>>>|[-*+] |\d+[.)] |#\. |\|)")
@@ -158,7 +158,7 @@ def plain_docstring_to_rst(lines):
         previous = para
         if _RST_START.match(para[0]) or para[-1].rstrip().endswith("::"):
             out += para
-        elif _ARGUMENT_LINE.match(para[0]):
+        elif _ARGUMENT_LINE.match(para[0]) and sum(bool(_ARGUMENT_LINE.match(line)) for line in para) >= 2:
             out += [("   " + line.strip()) if _indent(line) else ("| " + line) for line in para]
         else:                                          # indented lines inside a paragraph: literal too
             runs = _runs(para)
