@@ -10,6 +10,12 @@ for layer 1 then 100, hidden size 100, float32) at each batch size, it times
 - the EleAtt-GRU once more with ``impl="reference"``: the readable reference cells
   (``minieleatt.functional``) that every other row reproduces (the other rows run
   ``impl="auto"``: the NumPy fast path on the CPU, the fused kernels on the GPU);
+- with ``--device gpu``, the EleAtt-GRU once more on the CPU (our GPU figure against our
+  CPU figure);
+- the kernel launches of a training step on the GPU, along the fused (``impl="fused"``)
+  and the reference (``impl="reference"``, unfused) path, counted on the CPU by
+  ``launch_count.py`` (a stand-in for CuPy, run in a subprocess): the same count with or
+  without a GPU;
 - when PyTorch is installed, on the same inputs and parameters: the same
   EleAtt-GRU written with torch operations and autograd in a Python loop, and
   the fused ``torch.nn.GRU`` / ``torch.nn.LSTM`` (3 layers, no gate); with
@@ -34,9 +40,11 @@ import argparse
 import ctypes
 import gc
 import glob
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -47,7 +55,7 @@ sys.path.insert(0, str(ROOT))          # this checkout's package, before any ins
 
 import numpy as np  # noqa: E402
 
-from minieleatt.backend import to_device  # noqa: E402
+from minieleatt.backend import to_device, to_host  # noqa: E402
 from minieleatt.functional import GATE_COUNT  # noqa: E402
 from minieleatt.layers import EleAttGRU, EleAttLSTM, EleAttRNN  # noqa: E402
 
@@ -239,6 +247,18 @@ def mm_rate(seconds):
     return 2 * MM_N ** 3 / seconds / 1e9
 
 
+def launch_counts(steps):
+    """{label: {"fused": {...}, "reference": {...}}} from launch_count.py in a subprocess, or None."""
+    script = Path(__file__).resolve().parent / "launch_count.py"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(script.parent)]))
+    done = subprocess.run([sys.executable, str(script), "--steps", str(steps), "--json"], capture_output=True,
+                          text=True, env=env)
+    if done.returncode != 0:
+        print(f"launch count failed, the launch columns are left empty:\n{done.stderr}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])["counts"]
+
+
 # ----------------------------------------------------------------------------- our stacks
 
 def forward_flops(cell, attention, B):
@@ -248,6 +268,7 @@ def forward_flops(cell, attention, B):
 
 
 REFERENCE = "gru + gate, reference"   # the same stack run by the readable reference (impl="reference")
+ON_CPU = "gru + gate, on the CPU"      # with --device gpu: the same stack on NumPy, for GPU vs CPU
 CONFIGS = [  # (label, cell, attention, reset_after)
     ("rnn", "rnn", False, False), ("rnn + gate", "rnn", True, False),
     ("lstm", "lstm", False, False), ("lstm + gate", "lstm", True, False),
@@ -461,6 +482,7 @@ def run(args):
     sync = make_sync(device)
 
     print("\n".join(machine_lines(device, xp)))
+    launches = launch_counts(T)
     mm_fn = matmul_case(xp)
     mm = mm_rate(time_cases({"mm": mm_fn}, args.repeats, sync, pause=0)["mm"])
     print(f"float32 {MM_N}x{MM_N} matrix product: {mm:.0f} GFLOP/s (before the cells; each batch times it again)")
@@ -471,6 +493,7 @@ def run(args):
     torch_results = []  # (B, label, fwd s, train s)
     agreement = {}
     summary = {}
+    gpu_vs_cpu = {}
     for B in args.batches:
         x = to_device(rng.standard_normal((T, B, D_IN), dtype=np.float32), device)
         dhs = to_device(rng.standard_normal((T, B, H), dtype=np.float32), device)
@@ -483,6 +506,11 @@ def run(args):
             cases[(label, "train")] = (lambda L=layers: stack_train(L, x, dhs))
         cases[(REFERENCE, "fwd")] = (lambda L=stacks[REFERENCE]: stack_forward(L, x))
         cases[(REFERENCE, "train")] = (lambda L=stacks[REFERENCE]: stack_train(L, x, dhs))
+        if device == "gpu":
+            x_cpu, dhs_cpu = to_host(x), to_host(dhs)
+            stacks[ON_CPU] = cpu_layers = build_stack("gru", True, False, "cpu")
+            cases[(ON_CPU, "fwd")] = lambda: stack_forward(cpu_layers, x_cpu)
+            cases[(ON_CPU, "train")] = lambda: stack_train(cpu_layers, x_cpu, dhs_cpu)
         if torch is not None:
             tcases, _ = torch_cases(stacks["gru + gate"], x, dhs, device, B)
             for label, (f, tr) in tcases.items():
@@ -496,16 +524,19 @@ def run(args):
         mm_spread[B] = (mm_rate(max(SAMPLES[("mm", "mm")])), mm_rate(min(SAMPLES[("mm", "mm")])))
         print(f"B={B:<4} float32 {MM_N}x{MM_N} matrix product, timed with the cases: {mm:.0f} GFLOP/s "
               f"(rounds: {mm_spread[B][0]:.0f} to {mm_spread[B][1]:.0f})")
-        rows = list(CONFIGS) + [(REFERENCE, "gru", True, False)]
-        for label, cell, att, ra in rows:
+        extra = [(REFERENCE, "gru", True, False)] + ([(ON_CPU, "gru", True, False)] if device == "gpu" else [])
+        for label, cell, att, ra in list(CONFIGS) + extra:
             layers = stacks[label]
-            peak = peak_memory(lambda: stack_train(layers, x, dhs), device)
-            per_layer, light_kept = cache_bytes(layers, x)
+            on = "cpu" if label == ON_CPU else device
+            xs, ds = (x_cpu, dhs_cpu) if label == ON_CPU else (x, dhs)
+            peak = peak_memory(lambda: stack_train(layers, xs, ds), on)
+            per_layer, light_kept = cache_bytes(layers, xs)
             assert light_kept == [], f"keep_cache=False kept {light_kept}"
             fl = forward_flops(cell, att, B)
             row = dict(B=B, label=label, fwd=times[(label, "fwd")], train=times[(label, "train")],
                        fwd_gf=fl / times[(label, "fwd")] / 1e9, train_gf=3 * fl / times[(label, "train")] / 1e9,
-                       peak=peak, cache=per_layer, faults=faults[(label, "train")])
+                       peak=peak, cache=per_layer, faults=faults[(label, "train")],
+                       launches=launch_cells(launches, label))
             results.append(row)
             print(f"B={B:<4} {label:<16} fwd {row['fwd'] * 1e3:8.1f} ms {row['fwd_gf']:6.1f} GF/s "
                   f"({100 * row['fwd_gf'] / mm:4.1f}%)  train {row['train'] * 1e3:8.1f} ms "
@@ -530,17 +561,42 @@ def run(args):
                 s = summary[B]
                 print(f"B={B:<4} EleAtt-GRU training step: {s['vs_autograd']:.2f} x torch autograd, "
                       f"{s['vs_nn_gru']:.2f} x torch.nn.GRU, {s['pct_mm']:.0f}% of the matmul rate")
+        if device == "gpu":
+            gpu_vs_cpu[B] = dict(gpu=times[("gru + gate", "train")], unfused=times[(REFERENCE, "train")],
+                                 cpu=times[(ON_CPU, "train")])
+            g = gpu_vs_cpu[B]
+            print(f"B={B:<4} EleAtt-GRU training step: GPU {g['gpu'] * 1e3:.1f} ms (reference, unfused "
+                  f"{g['unfused'] * 1e3:.1f} ms), CPU {g['cpu'] * 1e3:.1f} ms: GPU {g['cpu'] / g['gpu']:.1f} x faster")
         del stacks, cases
         gc.collect()
 
-    md = markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, summary, agreement)
+    md = markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, summary, agreement,
+                  gpu_vs_cpu, launches is not None)
     if args.out:
         Path(args.out).write_text(md)
         print(f"wrote {args.out}")
     return 0
 
 
-def markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, summary, agreement):
+def launch_cells(launches, label):
+    """(fused, reference) launches per training step of a row, or None (no count, or a CPU-only row)."""
+    if launches is None or label == ON_CPU:
+        return None
+    counts = launches["gru + gate" if label == REFERENCE else label]
+    if label == REFERENCE:
+        return (None, counts["reference"]["launches"])
+    return (counts["fused"]["launches"], counts["reference"]["launches"])
+
+
+def _launch_md(launches):
+    if launches is None:
+        return " | "
+    fused, reference = launches
+    return f"{'' if fused is None else fused} | {reference}"
+
+
+def markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, summary, agreement,
+             gpu_vs_cpu=None, counted=False):
     out = [f"# Cell benchmark ({device})", "",
            f"`python benchmarks/bench_cells.py --device {device} --batches {' '.join(map(str, args.batches))}"
            f" --repeats {args.repeats}" + (f" --steps {T}" if T != 100 else "")
@@ -569,27 +625,45 @@ def markdown(args, device, xp, mm_by_batch, mm_spread, results, torch_results, s
             "(nor the fused weights `W_hcat` the cache also holds, H x (D + G·H) numbers per layer, not per step), "
             "but a copy of the input that the cache keeps is: the fast path keeps layer 1's x feature-major). `keep_cache=False` keeps no "
             "arrays (checked in the run). 'faults/train' is the median number of minor page faults "
-            "(first touches of fresh memory) during one timed training step.", ""]
+            "(first touches of fresh memory) during one timed training step. 'GPU launches/train' are the "
+            "kernel launches of one training step on the GPU along the fused path (`impl=\"fused\"`, what "
+            "`auto` runs on CuPy) and the reference path (`impl=\"reference\"`, no fused kernels), counted on the CPU by "
+            "`benchmarks/launch_count.py`, a stand-in for CuPy that counts one launch per element-wise operation, "
+            "reduction, matrix product, memory-writing copy or fill and fused-kernel call (cuBLAS may launch more "
+            "than one kernel per product); the count does not depend on the batch"
+            + ("" if counted else " (the count failed in this run: the columns are empty)")
+            + (f". On the GPU, 'reference' is the EleAtt-GRU without the fused kernels (the unfused GPU path), 'on the "
+               f"CPU' the same stack on NumPy (fast path), timed in the same round-robin; torch.nn.GRU/LSTM "
+               f"run cuDNN there." if device == "gpu" else "."), ""]
     for B in args.batches:
         mm = mm_by_batch[B]
         out += [f"## Batch {B}", "",
                 "| cell | fwd ms | fwd GFLOP/s | fwd % mm | train ms | train GFLOP/s | train % mm | faults/train "
-                "| peak MiB | cache KiB/step/layer | cache bytes/step/layer/sequence |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "| peak MiB | cache KiB/step/layer | cache bytes/step/layer/sequence | GPU launches/train fused "
+                "| GPU launches/train reference |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results:
             if r["B"] != B:
                 continue
             out.append(f"| {r['label']} | {r['fwd'] * 1e3:.1f} | {r['fwd_gf']:.1f} | {100 * r['fwd_gf'] / mm:.0f}% | "
                        f"{r['train'] * 1e3:.1f} | {r['train_gf']:.1f} | {100 * r['train_gf'] / mm:.0f}% | "
                        f"{r['faults']:.0f} | {r['peak'] / 2**20:.1f} | {' / '.join(f'{c / 1024:.1f}' for c in r['cache'])} | "
-                       f"{' / '.join(f'{c / B:.0f}' for c in r['cache'])} |")
+                       f"{' / '.join(f'{c / B:.0f}' for c in r['cache'])} | {_launch_md(r['launches'])} |")
         for r in torch_results:
             if r["B"] == B:
                 out.append(f"| {r['label']} | {r['fwd'] * 1e3:.1f} | | | {r['train'] * 1e3:.1f} | | | "
-                           f"{r['faults']:.0f} | | | |")
+                           f"{r['faults']:.0f} | | | | | |")
         if B in agreement:
             out += ["", f"Our EleAtt-GRU and the torch one on the same inputs (float32): largest |difference| "
                         f"{agreement[B][0]:.1e} in hs, {agreement[B][1]:.1e} in dx."]
+        out.append("")
+    if gpu_vs_cpu:
+        out += ["## GPU against CPU (EleAtt-GRU training step, same run)", "",
+                "| batch | GPU fused ms | GPU reference (unfused) ms | CPU ms | CPU / GPU fused | unfused / fused |",
+                "|---:|---:|---:|---:|---:|---:|"]
+        for B, g in gpu_vs_cpu.items():
+            out.append(f"| {B} | {g['gpu'] * 1e3:.1f} | {g['unfused'] * 1e3:.1f} | {g['cpu'] * 1e3:.1f} | "
+                       f"{g['cpu'] / g['gpu']:.1f} | {g['unfused'] / g['gpu']:.2f} |")
         out.append("")
     if summary:
         out += ["## Ratios (training step, same run)", "",

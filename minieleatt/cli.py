@@ -245,6 +245,12 @@ def _add_crosscheck_parser(sub):
     x.set_defaults(func=_cmd_crosscheck)
 
 
+def _cmd_doctor(args):
+    from .doctor import run
+
+    return run(check=not args.no_check)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="minieleatt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -282,6 +288,10 @@ def build_parser():
     c.set_defaults(func=_cmd_compare, out="runs/compare")
 
     _add_crosscheck_parser(sub)
+    d = sub.add_parser("doctor", help="versions (Python, NumPy, BLAS, CuPy, CUDA), the GPUs, and with a GPU a "
+                                      "forward+backward on both devices; exit 1 if CuPy is installed but unusable")
+    d.add_argument("--no-check", action="store_true", help="only report what is installed; run nothing on the GPU")
+    d.set_defaults(func=_cmd_doctor)
     return parser
 
 

@@ -25,6 +25,36 @@ def test_bench_cells_runs_and_writes_the_table(bench, tmp_path, monkeypatch):
     text = out.read_text()
     assert "| gru + gate |" in text and "| gru + gate, reference |" in text and "GFLOP/s" in text
     assert "cores" in text and "NumPy" in text and "PyTorch not installed" in text
+    # the GPU launch columns, counted on the CPU (benchmarks/launch_count.py in a subprocess)
+    assert "| GPU launches/train fused | GPU launches/train reference |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| gru + gate |"))
+    fused, reference = (int(c) for c in row.strip("| ").split(" | ")[-2:])
+    assert 0 < fused < reference
+
+
+def test_the_gpu_run_works_end_to_end_on_the_launch_counters_stand_in(tmp_path):
+    """--device gpu with CuPy replaced by launch_count's stand-in (in a subprocess: it takes the name
+    'cupy'): the reference (unfused) and on-the-CPU rows, the GPU-against-CPU table and the launch columns."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "gpu.md"
+    code = ("import sys; sys.modules['torch'] = None; "              # no torch cases (and no 2 s import)
+            "import launch_count; launch_count.install(); import bench_cells; "
+            "bench_cells.MM_N, bench_cells.PAUSE = 64, 0.0; "
+            f"bench_cells.main(['--device', 'gpu', '--batches', '2', '--repeats', '1', '--steps', '2', "
+            f"'--out', {str(out)!r}])")
+    root = BENCH.parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          env={"PYTHONPATH": f"{root}:{BENCH.parent}", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert text.startswith("# Cell benchmark (gpu)") and "launch-count stand-in" in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    unfused = rows["gru + gate, reference"].strip("| ").split(" | ")
+    assert unfused[-2] == "" and int(unfused[-1]) > int(rows["gru + gate"].strip("| ").split(" | ")[-2])
+    assert "gru + gate, on the CPU" in rows
+    assert "## GPU against CPU (EleAtt-GRU training step, same run)" in text
 
 
 def test_the_torch_eleatt_gru_computes_what_ours_does(bench):

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.slow
 PACKAGES = ["minieleatt", "minieleatt.functional", "minieleatt.data", "minieleatt.interop", "minieleatt.exercises"]
 MODULES = ["minieleatt.layers", "minieleatt.errors", "minieleatt.backend", "minieleatt.implementations", "minieleatt.nn", "minieleatt.optim", "minieleatt.train",
            "minieleatt.checkpoint", "minieleatt.gradcheck", "minieleatt.cellcheck", "minieleatt.data.sources",
-           "minieleatt.experiment", "minieleatt.viz", "minieleatt.crosscheck",
+           "minieleatt.experiment", "minieleatt.viz", "minieleatt.crosscheck", "minieleatt.doctor",
            "minieleatt.functional.gate", "minieleatt.functional.rnn", "minieleatt.functional.lstm",
            "minieleatt.functional.gru", "minieleatt.functional.scan", "minieleatt.functional.activations"]
 # The modules whose public names are not all API, and why; a new module must join one of these three lists.
