@@ -1,4 +1,4 @@
-"""The command line: ``minieleatt gradcheck | train | compare | crosscheck``.
+"""The command line: ``minieleatt gradcheck | train | compare | crosscheck | assignment``.
 
 Argument parsing and printing only; the work is done by the library.
 """
@@ -251,6 +251,56 @@ def _cmd_doctor(args):
     return run(check=not args.no_check)
 
 
+# ----------------------------------------------------------------------------- assignment (the course)
+
+def _cmd_assignment_build(args):
+    from .exercises.handout import build
+
+    written = build(args.out_dir, hints=args.hints, install=args.install, assignments=args.assignment)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _cmd_assignment_grade(args):
+    from .exercises.grader import grade_file
+
+    report = grade_file(args.submission, assignment=args.assignment, hints=args.hints)
+    print(report.text())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report.to_json(), f, indent=1, ensure_ascii=False)
+            f.write("\n")
+    return 0 if report.passed else 1
+
+
+def _add_assignment_parser(sub):
+    from .exercises import ASSIGNMENTS, HINT_LEVELS
+    from .exercises.handout import DEFAULT_INSTALL
+
+    a = sub.add_parser("assignment", help="the course: build the student and teacher notebooks, or grade a submission")
+    asub = a.add_subparsers(dest="action", required=True)
+    b = asub.add_parser("build", help="write OUT_DIR/student/*.ipynb (solutions stripped) and OUT_DIR/teacher/*.ipynb "
+                                      "(with solutions) from one source; the same bytes on every run")
+    b.add_argument("out_dir", metavar="OUT_DIR")
+    b.add_argument("--hints", choices=HINT_LEVELS, default="formula",
+                   help="how much the notebooks' checks reveal (default %(default)s)")
+    b.add_argument("--install", default=DEFAULT_INSTALL, metavar="SPEC",
+                   help="what the notebooks pip-install on a hosted service such as Colab (default %(default)s)")
+    b.add_argument("--assignment", nargs="+", choices=list(ASSIGNMENTS), default=None, help="default: all")
+    b.set_defaults(func=_cmd_assignment_build)
+    g = asub.add_parser("grade", help="grade a completed notebook (or a .py with the same functions); exit 0 only on "
+                                      "full marks")
+    g.add_argument("submission", metavar="SUBMISSION")
+    g.add_argument("--json", metavar="FILE", help="also write the result as JSON (Gradescope's results.json)")
+    g.add_argument("--hints", choices=HINT_LEVELS, default="location",
+                   help="none: verdicts only; location: where the error is; formula: and what to check "
+                        "(default %(default)s)")
+    g.add_argument("--assignment", choices=list(ASSIGNMENTS), default=None,
+                   help="default: the notebook's, or the one whose functions the submission defines")
+    g.set_defaults(func=_cmd_assignment_grade)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="minieleatt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -292,6 +342,7 @@ def build_parser():
                                       "forward+backward on both devices; exit 1 if CuPy is installed but unusable")
     d.add_argument("--no-check", action="store_true", help="only report what is installed; run nothing on the GPU")
     d.set_defaults(func=_cmd_doctor)
+    _add_assignment_parser(sub)
     return parser
 
 

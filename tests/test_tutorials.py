@@ -3,12 +3,10 @@
 Each notebook is executed with nbclient in a ``python3`` kernel whose working directory is the notebook's
 folder and whose ``PYTHONPATH`` starts with this checkout (so it imports the package under test, installed or
 not). ``MINIELEATT_FAST=1`` makes the notebooks pick small sizes in their first code cell; a failing cell fails
-the test with the cell's traceback. The exercise notebook runs twice: as handed out (every check says "not
-implemented yet") and with the model solutions pasted into its marked cells (every check passes).
+the test with the cell's traceback. The assignments run twice: as handed out (tutorials/assignments/, every check
+says "not implemented yet") and as the teacher's copy that `minieleatt assignment build` writes (every check passes).
 """
 
-import importlib.util
-import inspect
 import os
 import time
 from pathlib import Path
@@ -21,9 +19,8 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
-EXERCISES = TUTORIALS / "exercises" / "gradient_checking_exercises.ipynb"
-SOLUTIONS = TUTORIALS / "exercises" / "solutions" / "gradient_checking_solutions.py"
-NOTEBOOKS = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")) + [EXERCISES]
+ASSIGNMENTS = sorted((TUTORIALS / "assignments").glob("*.ipynb"))
+NOTEBOOKS = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")) + ASSIGNMENTS
 
 CELL_TIMEOUT = 120        # seconds for one cell
 NOTEBOOK_BUDGET = 90      # seconds for a whole notebook in FAST mode, kernel start included
@@ -69,7 +66,8 @@ def test_every_tutorial_is_listed():
     names = [p.relative_to(TUTORIALS).as_posix() for p in NOTEBOOKS]
     assert names == ["01_the_gate.ipynb", "02_bptt_by_hand.ipynb", "03_gradient_checking.ipynb",
                      "04_paper_in_miniature.ipynb", "05_real_data.ipynb", "06_on_the_gpu.ipynb",
-                     "exercises/gradient_checking_exercises.ipynb"]
+                     "07_gradient_flow.ipynb", "08_bug_zoo.ipynb", "assignments/assignment1_gate_and_rnn.ipynb", "assignments/assignment2_lstm_and_gru.ipynb",
+                     "assignments/assignment3_sequences_and_training.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -81,6 +79,65 @@ def test_notebook_is_committed_clean(path):
     assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} was committed with outputs"
     assert "MINIELEATT_FAST" in code[0].source
     assert nb.metadata["kernelspec"]["name"] == "python3"
+    for line in HOSTED_INSTALL:                       # the same install on a hosted service in every notebook
+        assert line in code[0].source, (path.name, line)
+
+
+HOSTED_INSTALL = [
+    'INSTALL = "minieleatt"',
+    'if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:',
+    'subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("MINIELEATT_SOURCE", INSTALL)],',
+]
+
+# runs a notebook's first cell as on Colab: google.colab is there and minieleatt is not installed until pip "runs"
+AS_ON_COLAB = """
+import importlib.abc, json, subprocess, sys, types
+sys.modules["google"] = types.ModuleType("google")
+sys.modules["google.colab"] = types.ModuleType("google.colab")
+calls = []
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "minieleatt" and not calls:
+            raise ImportError("No module named 'minieleatt'")
+        return None
+
+sys.meta_path.insert(0, NotInstalled())
+subprocess.run = lambda cmd, check: calls.append(cmd[1:])
+exec(open(sys.argv[1]).read())
+print(json.dumps({"pip": calls, "package": minieleatt.__file__}))
+"""
+
+
+def _first_cell(path, tmp_path):
+    source = next(c for c in _read(path).cells if c.cell_type == "code").source
+    cell = tmp_path / "first_cell.py"
+    cell.write_text(source)
+    return cell
+
+
+@pytest.mark.parametrize("path", [TUTORIALS / "05_real_data.ipynb", ASSIGNMENTS[0]], ids=["05_real_data", "assignment1"])
+def test_the_first_cell_installs_on_a_hosted_service_and_uses_the_checkout_locally(path, tmp_path, monkeypatch):
+    import json
+    import subprocess
+    import sys
+    cell = _first_cell(path, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MINIELEATT_SOURCE")}
+    colab = tmp_path / "as_on_colab.py"
+    colab.write_text(AS_ON_COLAB)
+    run = subprocess.run([sys.executable, str(colab), str(cell)], cwd=path.parent, capture_output=True, text=True,
+                         env={**env, "PYTHONPATH": str(ROOT), "MINIELEATT_SOURCE": "git+https://example.org/copy"})
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    wanted = [["-m", "pip", "install", "-q", "git+https://example.org/copy"]]
+    if path.name.startswith("05"):
+        wanted.append(["-m", "pip", "install", "-q", "--no-deps", "aeon"])      # the bundled UEA files
+    assert sorted(result["pip"]) == sorted(wanted)
+    # locally, not installed (this venv has no minieleatt): the cell finds the checkout the notebook sits in
+    run = subprocess.run([sys.executable, "-c", "exec(open(%r).read()); print(minieleatt.__file__)" % str(cell)],
+                         cwd=path.parent, capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == str(ROOT / "minieleatt" / "__init__.py")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -88,35 +145,32 @@ def test_notebook_runs_top_to_bottom(path, monkeypatch):
     _environment(monkeypatch)
     nb, seconds = _execute(_read(path), path.parent)
     assert seconds < NOTEBOOK_BUDGET, f"{path.name} took {seconds:.0f} s with MINIELEATT_FAST=1"
-    if path == EXERCISES:
+    if path in ASSIGNMENTS:
         text = _text(nb)
-        assert text.count("not implemented yet") == 4, text
+        parts = sum(len(p.parts) for p in _assignment(path).problems)
+        assert text.count("not implemented yet, 0 of") == parts and "WRONG" not in text, text
 
 
-def _solutions():
-    spec = importlib.util.spec_from_file_location("gradient_checking_solutions", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _assignment(path):
+    from minieleatt.exercises import ASSIGNMENTS as ALL
+    return ALL[nbformat.read(path, as_version=4).metadata["minieleatt"]["assignment"]]
 
 
-def test_exercise_notebook_with_the_solutions_filled_in(monkeypatch):
-    """Paste each model answer into the cell marked for it; every check must then pass."""
+@pytest.mark.parametrize("path", ASSIGNMENTS, ids=[p.stem for p in ASSIGNMENTS])
+def test_the_teachers_copy_runs_with_every_check_passing(path, monkeypatch, tmp_path):
+    """The teacher's notebook that `minieleatt assignment build` writes: every check cell reports its part right."""
+    from minieleatt.exercises.handout import build
     _environment(monkeypatch)
-    solutions = _solutions()
-    nb = _read(EXERCISES)
-    marked = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
-    assert [c.metadata["exercise"] for c in marked] == ["gate_backward", "gru_step_backward", "lstm_step_backward",
-                                                        "masked_rnn_backward"]
-    for cell in marked:
-        assert "# YOUR CODE HERE" in cell.source and "raise NotImplementedError" in cell.source
-        cell.source = inspect.getsource(getattr(solutions, cell.metadata["exercise"]))
+    build(tmp_path, assignments=[_assignment(path).key])
+    teacher = tmp_path / "teacher" / path.name
+    nb = _read(teacher)
     nb.cells.append(nbformat.v4.new_code_cell(
-        "from minieleatt.exercises import results\n"
-        "assert all(status == 'passed' for status in results().values()), results()"))
-    nb, _ = _execute(nb, EXERCISES.parent)
+        f"from minieleatt.exercises import results\n"
+        f"status = results({_assignment(path).key!r})\n"
+        f"assert set(status.values()) == {{'passed'}}, status"))
+    nb, _ = _execute(nb, teacher.parent)
     text = _text(nb)
-    assert text.count("all gradients right") == 4 and "not implemented" not in text, text
+    assert "not implemented" not in text and "WRONG" not in text, text
 
 
 def test_real_data_notebook_without_aeon_or_sktime(monkeypatch, tmp_path):

@@ -1,0 +1,177 @@
+"""The handouts: student and teacher notebooks, built from one source per assignment.
+
+An assignment's source (``source/<name>.py``) is a Python file in the "percent" cell format
+(Jupytext's): ``# %%`` starts a code cell, ``# %% [markdown]`` a Markdown cell whose lines are
+comments, and ``key=json`` pairs after the marker become the cell's metadata (``tags=["check"]``).
+The model solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers).
+
+    build(out_dir)     out_dir/student/<name>.ipynb  every solution replaced by a stub:
+                                                     ``# YOUR CODE HERE`` and ``raise NotImplementedError``
+                       out_dir/teacher/<name>.ipynb  the solutions in place (markers kept)
+
+The notebooks are written byte for byte the same on every run (fixed cell ids, sorted keys), so a
+rebuilt handout is a clean diff. ``hints`` sets the level of the checks' hints in the notebooks
+(``HINTS = "..."`` in the setup cell); ``install`` what a hosted notebook service pip-installs.
+"""
+
+import json
+import os
+import re
+
+from .assignments import ASSIGNMENTS
+from .report import check_hints
+
+SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "source")
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB = "# YOUR CODE HERE\nraise NotImplementedError"
+DEFAULT_INSTALL = "minieleatt"
+
+
+class Cell:
+    def __init__(self, kind, source, metadata):
+        self.kind = kind                  # 'code' or 'markdown'
+        self.source = source
+        self.metadata = metadata
+
+
+def parse(text):
+    """The cells of a percent-format source."""
+    cells, kind, meta, lines = [], None, {}, []
+
+    def flush():
+        if kind is not None:
+            body = "\n".join(lines).strip("\n")
+            cells.append(Cell(kind, body, meta))
+
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            flush()
+            header = line[4:].strip()
+            kind = "code"
+            if header.startswith("[markdown]"):
+                kind = "markdown"
+                header = header[len("[markdown]"):].strip()
+            meta = _metadata(header)
+            lines = []
+        elif kind is None:
+            continue                      # the file's docstring before the first cell
+        elif kind == "markdown":
+            lines.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
+        else:
+            lines.append(line)
+    flush()
+    return cells
+
+
+def _metadata(header):
+    meta = {}
+    for m in re.finditer(r'(\w+)=(\[[^\]]*\]|"[^"]*"|\S+)', header):
+        meta[m.group(1)] = json.loads(m.group(2))
+    return meta
+
+
+def strip_solutions(source):
+    """Replace every BEGIN/END SOLUTION block by the stub, at the block's indentation."""
+    out, inside, indent = [], False, ""
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped == BEGIN:
+            inside, indent = True, line[: len(line) - len(line.lstrip())]
+            out.extend(indent + s for s in STUB.splitlines())
+        elif stripped == END:
+            if not inside:
+                raise ValueError(f"{END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN} without {END}")
+    return "\n".join(out)
+
+
+def _lines(text):
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def notebook(assignment, version, hints="formula", install=DEFAULT_INSTALL):
+    """The notebook of ``assignment`` (a key) as a dict: version 'student' or 'teacher'."""
+    if version not in ("student", "teacher"):
+        raise ValueError(f"version must be 'student' or 'teacher', got {version!r}")
+    check_hints(hints)
+    a = ASSIGNMENTS[assignment]
+    with open(os.path.join(SOURCE_DIR, a.source), encoding="utf-8") as f:
+        cells = parse(f.read())
+    out = []
+    for k, cell in enumerate(cells):
+        source = cell.source
+        if cell.kind == "code":
+            if version == "student":
+                source = strip_solutions(source)
+            source = re.sub(r'^HINTS = "[^"]*"', f'HINTS = "{hints}"', source, flags=re.M)
+            source = re.sub(r'^INSTALL = "[^"]*"', f'INSTALL = "{install}"', source, flags=re.M)
+        entry = {"cell_type": cell.kind, "id": f"{a.key}-{k:03d}", "metadata": dict(cell.metadata),
+                 "source": _lines(source)}
+        if cell.kind == "code":
+            entry.update(execution_count=None, outputs=[])
+        out.append(entry)
+    return {"cells": out, "metadata": {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "minieleatt": {"assignment": a.key, "version": version}},
+        "nbformat": 4, "nbformat_minor": 5}
+
+
+def dumps(nb):
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def notebook_name(assignment):
+    return os.path.splitext(ASSIGNMENTS[assignment].source)[0] + ".ipynb"
+
+
+README = """# {title}
+
+Built by `minieleatt assignment build` from the sources in `minieleatt/exercises/source/`.
+
+- `student/`: the notebooks to hand out. Every function to write ends in `raise NotImplementedError`;
+  each check cell grades its part on the student's functions (`check("gate.backward")`), with
+  hints at the level `{hints}`.
+- `teacher/`: the same notebooks with the model solutions (between `### BEGIN SOLUTION` and
+  `### END SOLUTION`). Keep them from the students.
+
+Grade a returned notebook (or a .py with the same functions):
+
+    minieleatt assignment grade assignment1_gate_and_rnn.ipynb --hints location --json results.json
+
+The exit status is 0 only on full marks; `results.json` has Gradescope's shape.
+"""
+
+
+def build(out_dir, hints="formula", install=DEFAULT_INSTALL, assignments=None):
+    """Write the student and teacher notebooks of every assignment (or of ``assignments``) under
+    ``out_dir``; returns the paths written."""
+    check_hints(hints)
+    keys = list(ASSIGNMENTS) if assignments is None else list(assignments)
+    for key in keys:
+        if key not in ASSIGNMENTS:
+            raise ValueError(f"unknown assignment {key!r}; the assignments are {list(ASSIGNMENTS)}")
+    written = []
+    for version in ("student", "teacher"):
+        folder = os.path.join(out_dir, version)
+        os.makedirs(folder, exist_ok=True)
+        for key in keys:
+            path = os.path.join(folder, notebook_name(key))
+            _write(path, dumps(notebook(key, version, hints, install)))
+            written.append(path)
+    path = os.path.join(out_dir, "README.md")
+    _write(path, README.format(title="The minieleatt assignments", hints=hints))
+    written.append(path)
+    return written
+
+
+def _write(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,324 @@
+"""Problems: one step of the EleAtt-RNN, then the RNN over a sequence on the student's own step.
+
+    step:      x̃ = gate(x_t, h_prev);   h = tanh(x̃ W_x + h_prev W_h + b)
+    sequence:  h_t = step(x_t, h_{t-1}) for t = 0 ... T-1, every h_t returned
+
+The student writes ``rnn_step_forward(x_t, h_prev, params, attention="sigmoid") -> (h, cache)``,
+``rnn_step_backward(dh, cache) -> (dx_t, dh_prev, grads)`` (the library's signatures), then
+``rnn_forward(x, params, h0, attention="sigmoid") -> (hs, cache)`` and
+``rnn_backward(dhs, cache) -> (dx, dh0, grads)`` with a cache of their own design.
+"""
+
+import inspect
+
+import numpy as np
+
+from ...functional import (lstm_step_backward, lstm_step_forward, param_shapes, rnn_backward, rnn_forward,
+                           rnn_step_backward, rnn_step_forward)
+from ...functional.activations import sigmoid
+from ..bisect import SequenceProblem, bisect
+from ..diagnose import Diagnosis, same
+from ..parts import Problem, Stop, cases, copy, draw, unpack
+from ..report import Finding
+from .common import BackwardPart, ForwardPart, Spec, missing_terms
+
+STEP_SHAPES = [dict(B=3, D=4, H=5), dict(B=4, D=6, H=2)]
+SEQ_SHAPES = [dict(T=5, B=3, D=7, H=2), dict(T=4, B=2, D=6, H=3)]
+
+
+def params_for(rng, cell, D, H, attention, reset_after=False):
+    return {k: draw(rng, *s, scale=0.5) for k, s in param_shapes(cell, D, H, attention, reset_after).items()}
+
+
+def gate_terms(x, h, p, dx_att):
+    """The gate's pieces for the diagnoses: a, z_a's gradient dz_a, given the gradient of x̃."""
+    a = sigmoid(x @ p["W_xa"] + h @ p["W_ha"] + p["b_a"])
+    dz_a = dx_att * x * a * (1 - a)
+    return a, dz_a
+
+
+class RNNStepSpec(Spec):
+    forward_name = "rnn_step_forward"
+    backward_name = "rnn_step_backward"
+    forward_returns = "(h, cache)"
+    backward_returns = "(dx_t, dh_prev, grads)"
+    out_names = ("h",)
+    backward_layout = ("dx_t", "dh_prev", "grads")
+
+    def __init__(self, attention):
+        self.attention = attention
+        self.forward_signature = f"rnn_step_forward(x_t, h_prev, params, attention={attention!r}) -> (h, cache)"
+        self.backward_signature = f"rnn_step_backward(dh, cache) -> (dx_t, dh_prev, grads)  [attention={attention!r}]"
+
+    def inputs(self, rng, s):
+        return {"x_t": draw(rng, s["B"], s["D"]), "h_prev": draw(rng, s["B"], s["H"], scale=0.5),
+                **params_for(rng, "rnn", s["D"], s["H"], self.attention)}
+
+    @staticmethod
+    def params(inp):
+        return {k: v for k, v in inp.items() if k not in ("x_t", "h_prev")}
+
+    def reference_forward(self, inp):
+        h, _ = rnn_step_forward(inp["x_t"], inp["h_prev"], self.params(inp), self.attention)
+        return {"h": h}
+
+    def reference_backward(self, inp, douts):
+        _, cache = rnn_step_forward(inp["x_t"], inp["h_prev"], self.params(inp), self.attention)
+        dx, dh, grads = rnn_step_backward(douts[0], cache)
+        return {"dx_t": dx, "dh_prev": dh, **{"d" + k: grads[k] for k in self.params(inp)}}
+
+    def forward_args(self, inst):
+        return inst.inputs["x_t"], inst.inputs["h_prev"], self.params(inst.inputs), self.attention
+
+    def backward_args(self, inst, cache):
+        return inst.douts[0], cache
+
+    def forward_diagnosis(self, inst):
+        x, h, p = inst.inputs["x_t"], inst.inputs["h_prev"], self.params(inst.inputs)
+        gated = self.attention is not None
+        xa = gate_terms(x, h, p, 0)[0] * x if gated else x
+        s = [(np.tanh(xa @ p["W_x"] + h @ p["W_h"].T + p["b"]),
+              Finding("h_prev multiplies W_hᵀ: transposed (W_h is square, so it ran)", "h = tanh(x̃ W_x + h_prev W_h + b)")),
+             (np.tanh(xa @ p["W_x"] + h @ p["W_h"]), Finding("the bias b is missing", "h = tanh(x̃ W_x + h_prev W_h + b)")),
+             (sigmoid(xa @ p["W_x"] + h @ p["W_h"] + p["b"]),
+              Finding("a sigmoid where the RNN's tanh belongs", "h = tanh(x̃ W_x + h_prev W_h + b)")),
+             (np.tanh(xa @ p["W_x"] + p["b"]), Finding("the recurrent term h_prev W_h is missing",
+                                                      "h = tanh(x̃ W_x + h_prev W_h + b)"))]
+        if gated:
+            s.append((np.tanh(x @ p["W_x"] + h @ p["W_h"] + p["b"]),
+                      Finding("the cell sees x_t, not the gated input x̃ = a ⊙ x_t (the gate is skipped)",
+                              "x̃, cache_gate = gate_step_forward(x_t, h_prev, params, attention); "
+                              "h = tanh(x̃ W_x + h_prev W_h + b)")))
+        return Diagnosis(suspects={"h": s})
+
+    def backward_diagnosis(self, inst):
+        x, h_prev, p, dh = inst.inputs["x_t"], inst.inputs["h_prev"], self.params(inst.inputs), inst.douts[0]
+        ref = inst.grads
+        gated = self.attention is not None
+        a = gate_terms(x, h_prev, p, 0)[0] if gated else np.ones_like(x)
+        xa = a * x
+        h = np.tanh(xa @ p["W_x"] + h_prev @ p["W_h"] + p["b"])
+        dpre = dh * (1 - h * h)
+        dx_att = dpre @ p["W_x"].T
+        s = {"db": [((dh * (1 - np.tanh(h) ** 2)).sum(0),
+                     Finding("takes tanh′ of h again: 1 − tanh²(h), where h is already tanh(pre)",
+                             "from the output h, tanh′ = 1 − h²: dpre = dh ⊙ (1 − h²)")),
+                    (dh.sum(0), Finding("the tanh's derivative is missing", "dpre = dh ⊙ (1 − h²)"))],
+             "dW_x": [(x.T @ dpre, Finding("multiplies the raw x_t, but the cell sees the gated x̃ = a ⊙ x_t",
+                                          "dW_x = x̃ᵀ dpre"))] if gated else [],
+             "dW_h": [(dpre.T @ h_prev, Finding("transposed (W_h is square, so it ran)", "dW_h = h_prevᵀ dpre"))],
+             }
+        terms = [(dpre @ p["W_h"].T, "the cell's share, dpre W_hᵀ", "dh_prev = dpre W_hᵀ + dz_a W_haᵀ")]
+        if gated:
+            _, dz_a = gate_terms(x, h_prev, p, dx_att)
+            terms.append((dz_a @ p["W_ha"].T, "the gate's share, dz_a W_haᵀ (h_prev also feeds the gate)",
+                          "dh_prev = dpre W_hᵀ + dz_a W_haᵀ"))
+        s["dh_prev"] = missing_terms(ref["dh_prev"], terms) + [
+            (ref["dh_prev"] - dpre @ p["W_h"].T + dpre @ p["W_h"],
+             Finding("the cell's share uses W_h where W_hᵀ belongs (W_h is square, so it ran)",
+                     "for pre = ... + h_prev W_h, dh_prev gets dpre W_hᵀ"))]
+        if gated:
+            s["dx_t"] = [(dx_att + dz_a @ p["W_xa"].T,
+                          Finding("the direct path of the gate is dx̃, not dx̃ ⊙ a", "dx_t = dx̃ ⊙ a + dz_a W_xaᵀ")),
+                         (dx_att, Finding("is dx̃, the gradient of the gated input: the gate's backward is skipped",
+                                          "dx_t, dh_gate, gate_grads = gate_step_backward(dx̃, cache_gate)"))]
+        deps = {"dW_x": ("db",), "dW_h": ("db",), "db_a": ("db",), "dW_xa": ("db_a",), "dW_ha": ("db_a",),
+                "dx_t": ("db", "db_a"), "dh_prev": ("db", "db_a")}
+        fallback = {"db": Finding("dpre, the gradient of the pre-activation, is wrong", "dpre = dh ⊙ (1 − h²); "
+                                  "db = dpre.sum(axis=0)"),
+                    "dW_x": Finding("dpre is right (db is), so the error is in the product", "dW_x = x̃ᵀ dpre"),
+                    "dW_h": Finding("dpre is right (db is), so the error is in the product", "dW_h = h_prevᵀ dpre"),
+                    "db_a": Finding("dpre is right (db is); the gate's backward gets dx̃ = dpre W_xᵀ",
+                                    "dz_a = (dx̃ ⊙ x_t) ⊙ a ⊙ (1 − a)"),
+                    "dh_prev": Finding("h_prev reaches h by two paths", "dh_prev = dpre W_hᵀ + dz_a W_haᵀ"),
+                    "dx_t": Finding("x_t reaches h through the gate", "dx_t = dx̃ ⊙ a + dz_a W_xaᵀ")}
+        return Diagnosis(s, deps, fallback)
+
+
+STEP_SIGMOID, STEP_PLAIN = RNNStepSpec("sigmoid"), RNNStepSpec(None)
+
+
+PLAIN = "attention=None"
+
+
+def rnn_step_problem():
+    specs = {"": STEP_SIGMOID, PLAIN: STEP_PLAIN}
+    case_list = cases([0, 1], STEP_SHAPES) + cases([2], STEP_SHAPES[:1], PLAIN)
+    fwd = ForwardPart(specs, "forward", "one RNN step's forward (with the gate, and without)", 2, case_list)
+    bwd = BackwardPart(specs, "backward", "one RNN step's backward (with the gate, and without)", 3, case_list, fwd)
+    return Problem("rnn_step", "One step of the EleAtt-RNN", [fwd, bwd])
+
+
+# ----------------------------------------------------------------------------- the sequence
+
+class RNNSequenceSpec(Spec):
+    forward_name = "rnn_forward"
+    backward_name = "rnn_backward"
+    forward_signature = "rnn_forward(x, params, h0, attention='sigmoid') -> (hs, cache)"
+    backward_signature = "rnn_backward(dhs, cache) -> (dx, dh0, grads)"
+    forward_returns = "(hs, cache)"
+    backward_returns = "(dx, dh0, grads)"
+    out_names = ("hs",)
+    backward_layout = ("dx", "dh0", "grads")
+    cell = "rnn"
+    step_names = ("rnn_step_forward", "rnn_step_backward")
+    attention = "sigmoid"
+
+    def inputs(self, rng, s):
+        return {"x": draw(rng, s["T"], s["B"], s["D"]), "h0": draw(rng, s["B"], s["H"], scale=0.5),
+                **params_for(rng, "rnn", s["D"], s["H"], self.attention)}
+
+    @staticmethod
+    def params(inp):
+        return {k: v for k, v in inp.items() if k not in ("x", "h0", "c0")}
+
+    def reference_forward(self, inp):
+        hs, _ = rnn_forward(inp["x"], self.params(inp), inp["h0"], attention=self.attention)
+        return {"hs": hs}
+
+    def reference_backward(self, inp, douts):
+        _, cache = rnn_forward(inp["x"], self.params(inp), inp["h0"], attention=self.attention)
+        dx, dh0, grads = rnn_backward(douts[0], cache)
+        return {"dx": dx, "dh0": dh0, **{"d" + k: grads[k] for k in self.params(inp)}}
+
+    def forward_args(self, inst):
+        return inst.inputs["x"], self.params(inst.inputs), inst.inputs["h0"], self.attention
+
+    def backward_args(self, inst, cache):
+        return inst.douts[0], cache
+
+    def forward_diagnosis(self, inst):
+        x, h0, p = inst.inputs["x"], inst.inputs["h0"], self.params(inst.inputs)
+        hs = inst.outs["hs"]
+        from_h0 = np.stack([rnn_step_forward(x[t], h0, p, self.attention)[0] for t in range(len(x))])
+        shifted = np.concatenate([h0[None], hs[:-1]])
+        return Diagnosis(suspects={"hs": [
+            (from_h0, Finding("every step starts from h0: the state is not carried from step to step",
+                              "h = h0; for t in range(T): h, cache_t = step(x[t], h); hs[t] = h")),
+            (shifted, Finding("hs[t] holds h_{t-1}, the state before step t, not h_t after it",
+                              "store the new state: hs[t] = h after h, cache_t = step(x[t], h)"))]})
+
+    # -- the bisector
+    def backward_findings(self, student, inst, cache, got, rows):
+        return sequence_findings(self, student, inst)
+
+
+def step_findings(spec, student, inst):
+    """Is the student's own step right on this sequence's first step? [] when it is (or is not written)."""
+    fwd_name, bwd_name = spec.step_names
+    if fwd_name not in student.namespace or bwd_name not in student.namespace:
+        return []
+    p = spec.params(inst.inputs)
+    state0 = (inst.inputs["h0"], inst.inputs["c0"]) if spec.cell == "lstm" else inst.inputs["h0"]
+    x0 = inst.inputs["x"][0]
+    if spec.cell == "lstm":
+        _, ref_cache = lstm_step_forward(x0, state0, p, spec.attention)
+        dstate = (inst.douts[0][0], np.zeros_like(inst.douts[0][0]))
+        ref = lstm_step_backward(dstate, ref_cache)
+        ref_flat = [ref[0], ref[1][0], ref[1][1]] + [ref[2][k] for k in p]
+    else:
+        _, ref_cache = rnn_step_forward(x0, state0, p, spec.attention)
+        dstate = inst.douts[0][0]
+        ref = rnn_step_backward(dstate, ref_cache)
+        ref_flat = [ref[0], ref[1]] + [ref[2][k] for k in p]
+    try:
+        _, c = student.call(fwd_name, x0, state0, p, spec.attention)
+        out = student.call(bwd_name, dstate, c)
+        if spec.cell == "lstm":
+            flat = [out[0], out[1][0], out[1][1]] + [out[2][k] for k in p]
+        else:
+            flat = [out[0], out[1]] + [out[2][k] for k in p]
+        ok = all(np.shape(a) == np.shape(b) and same(np.asarray(a, dtype=float), b) for a, b in zip(flat, ref_flat))
+    except Exception:  # noqa: BLE001 - any failure of the step (Stop included) means it is not right
+        ok = False
+    if ok:
+        return []
+    return [Finding(f"your step ({fwd_name} / {bwd_name}) is not right on this sequence's first step, and the "
+                    f"sequence runs on it: fix the step first (its own part, [{spec.cell}_step])",
+                    "the sequence adds nothing to the step's maths, only the loop")]
+
+
+def sequence_findings(spec, student, inst):
+    """The findings about a wrong sequence backward: the step first, then the time bisector."""
+    found = step_findings(spec, student, inst)
+    if found:
+        return found
+    mutated = _mutates_inputs(spec, student, inst)
+    if mutated:
+        return [mutated]
+    p = spec.params(inst.inputs)
+    state0 = (inst.inputs["h0"], inst.inputs["c0"]) if spec.cell == "lstm" else inst.inputs["h0"]
+    mask = inst.inputs.get("mask")
+    dT = getattr(inst, "dstate_T", None)
+    prob = SequenceProblem(spec.cell, inst.inputs["x"], p, state0, mask, inst.douts[0], dT, spec.attention)
+    names = {"dx": "dx", "dh0": "dh0", "dc0": "dc0"}
+
+    def run(L, dhs, dstate_T):
+        sub = dict(inst.inputs)
+        sub["x"] = inst.inputs["x"][:L]
+        if mask is not None:
+            sub["mask"] = mask[:L]
+        fake = _Prefix(sub, (dhs,), dstate_T)
+        _, cache = student.call(spec.forward_name, *spec.forward_args(fake))
+        raw = student.call(spec.backward_name, *spec.backward_args(fake, cache))
+        return unpack(raw, spec.backward_layout, spec.backward_returns, list(p))
+
+    try:
+        return bisect(prob, run, names)
+    except Stop:
+        return []
+
+
+class _Prefix:
+    """A stand-in instance for the bisector's shorter sequences."""
+
+    def __init__(self, inputs, douts, dstate_T):
+        self.inputs, self.douts, self.dstate_T = inputs, douts, dstate_T
+
+
+def _mutates_inputs(spec, student, inst):
+    """A finding when the student's forward writes into its arguments (the caches then alias later states)."""
+    args = copy(spec.forward_args(inst))
+    before = copy(args)
+    fn = student.function(spec.forward_name)
+    try:
+        with np.errstate(all="ignore"):
+            fn(*args)
+    except Exception:  # noqa: BLE001
+        return None
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    names += [f"argument {k}" for k in range(len(names), len(args))]
+    for name, a, b in zip(names, _arrays(args), _arrays(before)):
+        if any(not np.array_equal(u, v) for u, v in zip(a, b)):
+            return Finding(f"your {spec.forward_name} writes into its argument {name} in place: an array a step's cache "
+                           "holds is then overwritten by later steps, and the backward pass reads the new values",
+                           "make a new array for each state (h = step(...) returns a new one); never h[...] = or h += "
+                           "on an array a cache keeps")
+    return None
+
+
+def _arrays(args):
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            out.append([a])
+        elif isinstance(a, dict):
+            out.append(list(a.values()))
+        elif isinstance(a, tuple):
+            out.append([v for v in a if isinstance(v, np.ndarray)])
+        else:
+            out.append([])
+    return out
+
+
+SEQUENCE = RNNSequenceSpec()
+
+
+def rnn_sequence_problem():
+    fwd = ForwardPart(SEQUENCE, "forward", "the RNN over a sequence, forward", 2, cases([0, 1], SEQ_SHAPES))
+    bwd = BackwardPart(SEQUENCE, "backward", "the RNN over a sequence, backward through time", 4,
+                       cases([0, 1], SEQ_SHAPES), fwd)
+    return Problem("rnn_sequence", "The RNN over a sequence, on your own step", [fwd, bwd])
