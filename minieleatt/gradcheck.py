@@ -14,7 +14,7 @@ and ``check_gradients`` compares it with an analytic gradient tensor by tensor:
 
 (the largest disagreement, measured against the tensor's own scale, so that
 entries near zero do not turn rounding noise into a false alarm; along a random
-direction v, |<g, v> - numerical| / max(|<g, v>|, |numerical|)). A correct
+direction v, ``|<g, v> - numerical| / max(|<g, v>|, |numerical|)``). A correct
 gradient lands around 1e-8 or below in float64; a real bug far above 1e-4.
 
 Only float64 is accepted: in float32 the rounding error of ``L`` (about 1e-7
@@ -162,7 +162,7 @@ def numerical_directional(fn, inputs, name, direction, dout, eps=DEFAULT_EPS):
 
 
 def relative_error(analytic, numerical):
-    """max |a - n| / max(max |a|, max |n|); 0 when both are exactly zero."""
+    """``max |a - n| / max(max |a|, max |n|)``; 0 when both are exactly zero."""
     a, n = np.asarray(analytic, dtype=float), np.asarray(numerical, dtype=float)
     scale = max(np.abs(a).max(initial=0.0), np.abs(n).max(initial=0.0))
     diff = np.abs(a - n).max(initial=0.0)

@@ -103,7 +103,7 @@ def read_skeleton(path):
 
     Returns a list with one entry per frame of the file (empty frames included,
     as empty lists); each entry is the list of that frame's ``Body`` tuples.
-    Tokens are split on any whitespace (so line ends may be ``\n`` or ``\r\n``;
+    Tokens are split on any whitespace (so line ends may be ``\\n`` or ``\\r\\n``;
     a UTF-8 byte-order mark is ignored) and the structure is followed by
     counting values, as the dataset's own MATLAB reader does.
     Raises ``DataFormatError`` (with the file and 1-based line) for anything that
