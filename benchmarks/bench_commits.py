@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_cells import stack_train as train_step  # noqa: E402  (forward with the cache, then backward)
+
 ROOT = Path(__file__).resolve().parents[1]
 T, D_IN, H, LAYERS = 100, 75, 100, 3
 
@@ -55,17 +57,6 @@ def stack(package, impl=None):
     kwargs = {"impl": impl} if impl and "impl" in inspect.signature(package.EleAttGRU).parameters else {}
     return [package.EleAttGRU(D, H, attention=True, dtype="float32", seed=i, **kwargs)
             for i, D in enumerate([D_IN] + [H] * (LAYERS - 1))]
-
-
-def train_step(layers, x, dhs):
-    caches, h = [], x
-    for layer in layers:
-        h, cache = layer.forward(h)
-        caches.append(cache)
-    d = dhs
-    for layer, cache in zip(reversed(layers), reversed(caches)):
-        d, _, _ = layer.backward(d, cache)
-    return d
 
 
 def run(args):

@@ -316,21 +316,10 @@ def install():
     return counter
 
 
-def stack_train(layers, x, dhs):
-    """Forward with the cache and backward through a stack of layers (as bench_cells does)."""
-    caches, h = [], x
-    for layer in layers:
-        h, cache = layer.forward(h)
-        caches.append(cache)
-    d = dhs
-    for layer, cache in zip(reversed(layers), reversed(caches)):
-        d, _, _ = layer.backward(d, cache)
-    return h, d
-
-
 def count_training_step(build, sizes, H, T, B, counter, path):
     """Launches of one training step of the stack ``build('gpu', impl=path)`` on the stand-in, after a
     first step (which also makes what the kernels keep between steps, e.g. an all-true mask)."""
+    from bench_cells import stack_train  # the benchmark's training step (beside this file)
     from minieleatt.backend import to_device
     rng = np.random.default_rng(0)
     layers = build("gpu", path)

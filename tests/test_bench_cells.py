@@ -75,3 +75,17 @@ def _agreement(bench):
     dhs = rng.standard_normal((4, 3, bench.H), dtype=np.float32)
     d_hs, d_dx = bench.torch_agreement(layers, x, dhs)
     assert d_hs < 1e-5 and d_dx < 1e-5
+
+
+def test_bench_commits_times_two_checkouts_side_by_side(capsys, monkeypatch):
+    """benchmarks/bench_commits.py: this checkout against itself (a folder as --base), one short round."""
+    import sys
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("bench_commits", BENCH.parent / "bench_commits.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "T", 3)
+    assert module.main(["--base", str(BENCH.parents[1]), "--batches", "2", "--rounds", "1", "--pause", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "this, impl=auto" in out and "this, impl=reference" in out and "ratio to base 1.000" in out
+    assert "minieleatt_base" in sys.modules and "minieleatt_this" in sys.modules
