@@ -41,3 +41,8 @@ class CheckpointError(MinieleattError, ValueError):
 
 class TrainingError(MinieleattError, RuntimeError):
     """Training cannot go on: the loss became NaN or infinite."""
+
+
+class RunFolderError(MinieleattError, ValueError):
+    """A run's output folder that cannot be used as asked: it holds another run, has no
+    checkpoint to resume from, is not a folder, or cannot be written."""

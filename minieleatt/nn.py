@@ -83,14 +83,45 @@ def linear_backward(dout, h, W):
     return dout @ W.T, h.T @ dout, dout.sum(axis=0)
 
 
+def check_labels(y, num_classes):
+    """Refuse labels that are not integers in ``0..num_classes-1``, naming the first bad one and its
+    position in the batch (a label of -1 would otherwise index the last class)."""
+    xp = get_array_module(y)
+    if y.ndim != 1:
+        raise ValueError(f"labels y must have shape (B,), got {tuple(y.shape)}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"labels y must be integers (class indices), got dtype {y.dtype}")
+    bad = xp.flatnonzero((y < 0) | (y >= num_classes))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"label {int(y[i])} of sequence {i} of the batch is outside 0..{num_classes - 1} "
+                         f"({num_classes} classes)")
+
+
+def check_mask(mask, T, B):
+    """Refuse a mask that is not (T, B) or holds a sequence with no valid step (an all-zero column),
+    naming that sequence: its readout would be 0 / 0."""
+    xp = get_array_module(mask)
+    if tuple(mask.shape) != (T, B):
+        raise ValueError(f"mask must have shape (T, B) = {(T, B)}, got {tuple(mask.shape)}")
+    empty = xp.flatnonzero((mask != 0).sum(axis=0) == 0)
+    if empty.size:
+        raise ValueError(f"mask: sequence {int(empty[0])} of the batch has no valid step (its column is all "
+                         "zeros); every sequence needs at least one step")
+
+
 def softmax_cross_entropy(logits, y):
     """Mean cross-entropy of logits (B, C) against integer labels y (B,), and its gradient.
 
     Uses log-softmax (log-sum-exp), so it stays finite for logits of any size.
+    Labels outside ``0..C-1`` or not integers are an error (see ``check_labels``).
     Returns ``loss`` (a Python float) and ``dlogits`` (B, C).
     """
     xp = get_array_module(logits, y)
     B = logits.shape[0]
+    if tuple(y.shape) != (B,):
+        raise ValueError(f"labels y must have shape (B,) = ({B},) to match the logits, got {tuple(y.shape)}")
+    check_labels(y, logits.shape[1])
     logp = log_softmax(logits, axis=-1)
     rows = xp.arange(B)
     loss = -float(logp[rows, y].mean())
@@ -192,7 +223,7 @@ class EleAttNet:
 
     # -- forward and backward
     def forward(self, x, mask=None, train=False, rng=None, drop_masks=None, keep_attention=False):
-        """Logits (B, C) of a padded batch x (T, B, D) with mask (T, B).
+        """Logits (B, C) of a padded batch x (T, B, D) with mask (T, B) (every sequence at least one step).
 
         train=True keeps the caches for ``backward`` and applies dropout, with masks
         drawn from ``rng`` (a ``numpy.random.Generator``) or given in ``drop_masks``
@@ -201,6 +232,8 @@ class EleAttNet:
         Returns ``logits`` and a ``NetCache`` (None at inference unless keep_attention).
         """
         xp = get_array_module(x, mask)
+        if mask is not None:
+            check_mask(mask, x.shape[0], x.shape[1])
         if train and drop_masks is None:
             drop_masks = [None] * len(self.layers)
             if self.dropout > 0:

@@ -111,3 +111,10 @@ def test_a_dropped_mask_is_caught(monkeypatch):
     report = check_cell(CellConfig("rnn", "sigmoid", masked=True))
     assert not report.passed and "x" in {r.name for r in report.failures()}
     assert sequence.split_by_mask is not functional.rnn.split_by_mask
+
+
+def test_an_empty_check_is_refused():
+    with pytest.raises(ValueError, match=r"input 'h0' has no entries \(shape \(2, 0\)\): an empty check checks nothing"):
+        check_cell(CellConfig("gru"), H=0)
+    with pytest.raises(ValueError, match="no inputs to check"):
+        check_gradients(lambda inp: np.zeros(1), {}, {}, np.zeros(1))
