@@ -18,12 +18,14 @@ from .data.sources import EXPERIMENT_DATA
 from .errors import MinieleattError, RunFolderError
 from .train import TrainConfig
 
-RECIPE_HELP = ("Left unset, the batch size and the number of epochs follow the training set's size N: the "
-               "batch size is the power of two nearest N/30 (at least 8, at most 64), the epochs enough for "
-               "about 500 updates (at least 30, at most 200). A validation set is held out only when it gets at "
-               "least 30 sequences; the run watches the validation loss, or without a validation set the "
-               "smoothed training loss, for the schedule (--lr-patience) and early stopping (--early-stop); "
-               "0 turns either off.")
+RECIPE_HELP = ("Settings left unset follow the training set's size N (minieleatt.recipe): the batch size is the "
+               "power of two nearest N/30 (at least 8, at most 64); the learning rate 0.005 at batch 64, times "
+               "sqrt(batch size / 64) below; the epochs enough for about 1,000 updates (at least 30, at most 200); "
+               "sequences longer than --max-length steps are averaged over windows; the readout is the mean over "
+               "the steps for skeleton data, the last step otherwise. A validation set is held out only when it "
+               "gets at least 30 sequences; the run watches the validation loss, or without a validation set the "
+               "smoothed training loss, for the schedule (--lr-patience, default a fifth of the epochs) and early "
+               "stopping (--early-stop, default a third); 0 turns either off.")
 
 
 # ----------------------------------------------------------------------------- gradcheck

@@ -79,14 +79,15 @@ class TrainConfig:
                                 "one, so that a mean over time starts with no class signal)", "model",
                           choices=READOUTS)
     optimizer: str = option("adam", "the optimiser", choices=tuple(OPTIMIZERS))
-    lr: float = option(0.005, "learning rate (the paper's 0.005)")
+    lr: float = option(None, "learning rate (default: the paper's 0.005 at batch 64 or more, times sqrt(batch "
+                             "size / 64) below: 0.0018 at batch 8)")
     momentum: float = option(0.9, "SGD momentum")
     weight_decay: float = option(0.0, "L2 penalty on the weight matrices")
     clip: float = option(1.0, "clip the gradients' global norm (0: off)")
     batch_size: int = option(None, "sequences per update (default: the power of two nearest N/30 for N "
                                    "training sequences, at least 8 and at most 64)")
-    epochs: int = option(None, "passes over the training set (default: enough for about 500 updates, at least "
-                               "30 and at most 200)")
+    epochs: int = option(None, "passes over the training set (default: enough for about 1,000 updates, at "
+                               "least 30 and at most 200)")
     lr_patience: int = option(None, "epochs without a better watched loss (the validation loss, or the smoothed "
                                     "training loss without a validation set) before the learning rate is "
                                     "multiplied by lr_factor (default: a fifth of the epochs, at least 5; 0: off)")
@@ -94,7 +95,7 @@ class TrainConfig:
     min_lr: float = option(1e-5, "the schedule's floor")
     early_stop: int = option(None, "epochs without a better watched loss before the run stops (default: a third "
                                    "of the epochs, at least 10; 0: off)")
-    max_length: int = option(128, "sequences longer than this many steps are averaged over windows of "
+    max_length: int = option(64, "sequences longer than this many steps are averaged over windows of "
                                   "ceil(longest / max_length) steps, to bound the work (0: off)")
     augment: bool = option(True, "random rotation of ± rotation rad per axis and Gaussian noise (skeleton data "
                                  "only)")
@@ -125,6 +126,8 @@ class TrainConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0 (0: off), got {value!r}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be positive or None (chosen from the batch size), got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
         return self
@@ -169,6 +172,7 @@ class Trainer:
         epochs = c.epochs or recipe.default_epochs(n, batch_size)
         lr_patience, early_stop = recipe.default_patience(epochs)
         c = self.config = replace(c, batch_size=batch_size, epochs=epochs,
+                                  lr=c.lr or recipe.default_lr(batch_size),
                                   lr_patience=lr_patience if c.lr_patience is None else c.lr_patience,
                                   early_stop=early_stop if c.early_stop is None else c.early_stop,
                                   attention_layers=c.num_layers if c.attention_layers is None else c.attention_layers,
@@ -208,7 +212,8 @@ class Trainer:
         """One line: the settings chosen for this run and what it watches."""
         c, r, n = self.config, self.requested, len(self.train_data.labels)
         said = [f"batch size {c.batch_size}" + (f" (from {n} training sequences)" if r.batch_size is None else ""),
-                f"{c.epochs} epochs" + (" (about 500 updates)" if r.epochs is None else "")]
+                f"{c.epochs} epochs" + (" (about 1,000 updates)" if r.epochs is None else ""),
+                f"learning rate {c.lr:.2g}" + (" (0.005 x sqrt(batch size / 64))" if r.lr is None else "")]
         if self.window > 1:
             said.append(f"sequences averaged over windows of {self.window} steps (longer than {c.max_length})")
         said.append(f"watching the {self.watched}: learning rate x {c.lr_factor:g} after "

@@ -59,8 +59,8 @@ def test_the_train_and_compare_options_come_from_train_config():
         assert getattr(args, f.name) == f.default, f.name
     compare = parser.parse_args(["compare"])
     assert not hasattr(compare, "cell") and compare.attention_layers_list is None
-    helps = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    assert "the power of two nearest N/30" in helps and "0: off" in helps
+    helps = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    assert "the power of two nearest N/30" in helps and "sqrt(batch size / 64)" in helps and "0: off" in helps
 
 
 def test_a_new_train_config_field_appears_on_the_command_line(monkeypatch):

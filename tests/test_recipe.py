@@ -20,14 +20,24 @@ def test_batch_size_is_the_power_of_two_nearest_n_over_30_within_8_and_64(n, bat
     assert recipe.default_batch_size(n) == batch
 
 
-@pytest.mark.parametrize("n, batch, epochs", [(40, 8, 100), (50, 8, 72), (20, 8, 167), (1900, 64, 30), (3, 8, 200),
-                                              (270, 8, 30)])
-def test_epochs_aim_for_about_500_updates_within_30_and_200(n, batch, epochs):
+@pytest.mark.parametrize("n, batch, epochs", [(40, 8, 200), (50, 8, 143), (100, 8, 77), (1900, 64, 34), (3, 8, 200),
+                                              (270, 8, 30), (50000, 64, 30)])
+def test_epochs_aim_for_about_1000_updates_within_30_and_200(n, batch, epochs):
     assert recipe.default_epochs(n, batch) == epochs
 
 
+@pytest.mark.parametrize("batch, lr", [(64, 0.005), (256, 0.005), (16, 0.0025), (8, 0.005 / 8 ** 0.5)])
+def test_learning_rate_follows_the_square_root_of_the_batch_below_64(batch, lr):
+    assert recipe.default_lr(batch) == pytest.approx(lr)
+
+
+def test_patience_is_a_fifth_and_a_third_of_the_epochs():
+    assert recipe.default_patience(30) == (6, 10) and recipe.default_patience(200) == (40, 66)
+    assert recipe.default_patience(10) == (5, 10)
+
+
 def test_long_sequences_are_averaged_over_windows():
-    assert recipe.length_window(1460, 128) == 12 and recipe.length_window(100, 128) == 1
+    assert recipe.length_window(1460, 64) == 23 and recipe.length_window(64, 64) == 1
     assert recipe.length_window(1460, 0) == 1                                 # 0: off
     x = np.arange(14.0).reshape(7, 2)
     short = average_windows([x], 3)[0]
@@ -88,10 +98,11 @@ def test_a_too_small_validation_set_goes_back_into_training_and_the_run_watches_
 def test_the_recipe_on_a_small_real_set_chooses_from_its_size_and_learns():
     splits = load_splits("ts", name="UnitTest")                      # 20 training series of 24 steps, 2 classes
     assert len(splits.val.labels) == 0 and "no validation set" in splits.notes[0]
-    t = Trainer(TrainConfig(hidden_size=16, num_layers=1, seed=0), splits.train, splits.val, progress=False,
-                log=lambda *a: None)
+    t = Trainer(TrainConfig(hidden_size=32, num_layers=2, seed=0), splits.train, splits.val, progress=False,
+                log=lambda *a: None)                            # a smaller network than the default, for speed
     c = t.config
-    assert (c.batch_size, c.epochs, c.readout, c.augment, c.attention_layers) == (8, 167, "last", False, 1)
+    assert (c.batch_size, c.epochs, c.readout, c.augment, c.attention_layers) == (8, 200, "last", False, 2)
+    assert c.lr == pytest.approx(0.005 / 8 ** 0.5) and (c.lr_patience, c.early_stop) == (40, 66)
     result = t.fit()
     assert result["warning"] is None and result["train_acc"] > 0.9
     assert t.evaluate(splits.test)[1] >= 0.8

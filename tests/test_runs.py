@@ -86,7 +86,7 @@ def test_resume_without_a_checkpoint_is_an_error_naming_the_folder(splits, tmp_p
 def test_resume_refuses_other_settings_naming_each_difference(splits, tmp_path):
     trainer(splits, tmp_path).fit()
     with pytest.raises(CheckpointError, match=r"other settings: batch_size: checkpoint 16, now 8; lr: checkpoint "
-                                              r"0.005, now 0.01; seed: checkpoint 0, now 1"):
+                                              r"0.0025, now 0.01; seed: checkpoint 0, now 1"):
         trainer(splits, tmp_path, seed=1, lr=0.01, batch_size=8, epochs=3).fit(resume=True)
     other = load_splits("synthetic", n_train_per_class=8, n_test_per_class=2, seed=0, length=(6, 9), min_val=1,
                         motion=0.9)
