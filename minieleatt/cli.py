@@ -226,7 +226,6 @@ def _cmd_train(args):
     log = _log(args)
     splits = _load_data(args)
     config = config_from_args(args)
-    config.augment = config.augment and splits.skeleton
     _describe_data(splits, log)
     trainer = Trainer(config, splits.train, splits.val, out_dir=out, progress=not args.quiet, log=log,
                       data_info=splits.settings)
@@ -275,6 +274,7 @@ def add_compare_command(sub):
 
 def _cmd_compare(args):
     from .experiment import check_seeds, model_specs, run_comparison, settings_of, write_report
+    from .recipe import resolve
 
     out = args.out or os.path.join("runs", "compare")
     specs = model_specs(args.cells, args.attention_layers_list, args.num_layers)
@@ -284,14 +284,14 @@ def _cmd_compare(args):
     splits = _load_data(args)
     _describe_data(splits, log)
     base = config_from_args(args, cell=args.cells[0], attention_layers=0)
-    base.augment = base.augment and splits.skeleton
     results, histories, attention = run_comparison(specs, splits.train, splits.val, splits.test, base, out_dir=out,
                                                    relevant_joints=splits.relevant_joints,
                                                    progress=not args.quiet, log=log, seeds=seeds,
                                                    resume=args.resume, overwrite=args.overwrite,
                                                    data_info=splits.settings)
+    chosen = resolve(base, len(splits.train.labels), splits.skeleton)      # the settings as the runs chose them
     table = write_report(results, histories, attention, out, splits.class_names, splits.relevant_joints,
-                         settings_of(base, data=splits.description))
+                         settings_of(chosen, data=splits.description))
     print(table)
     for r in results:
         if r.get("warning"):

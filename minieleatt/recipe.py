@@ -26,6 +26,7 @@ epochs, patience); an explicit value always wins, and a resumed run keeps what i
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -34,6 +35,21 @@ BASE_LR, BASE_BATCH = 0.005, 64
 MIN_EPOCHS, MAX_EPOCHS = 30, 200
 MIN_BATCH, MAX_BATCH = 8, 64
 BATCHES_PER_EPOCH = 30
+
+
+def resolve(config, n_train, skeleton):
+    """``config`` (a ``TrainConfig``) with every setting left at None chosen by the rules above, for a
+    training set of ``n_train`` sequences (``skeleton``: frames of joints x (x, y, z)); the gate goes
+    in every layer when ``attention_layers`` is None, and augmentation applies to skeletons only."""
+    c = config
+    batch_size = c.batch_size or default_batch_size(n_train)
+    epochs = c.epochs or default_epochs(n_train, batch_size)
+    lr_patience, early_stop = default_patience(epochs)
+    return replace(c, batch_size=batch_size, epochs=epochs, lr=c.lr or default_lr(batch_size),
+                   lr_patience=lr_patience if c.lr_patience is None else c.lr_patience,
+                   early_stop=early_stop if c.early_stop is None else c.early_stop,
+                   attention_layers=c.num_layers if c.attention_layers is None else c.attention_layers,
+                   readout=c.readout or ("mean" if skeleton else "last"), augment=c.augment and skeleton)
 
 
 def default_batch_size(n_train):

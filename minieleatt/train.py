@@ -166,18 +166,7 @@ class Trainer:
         self.window = recipe.length_window(max(len(s) for s in train_data.sequences), c.max_length)
         self.train_data = _shortened(train_data, self.window)
         self.val_data = None if val_data is None else _shortened(val_data, self.window)
-        n = len(labels)
-        skeleton = bool(getattr(train_data, "skeleton", False))
-        batch_size = c.batch_size or recipe.default_batch_size(n)
-        epochs = c.epochs or recipe.default_epochs(n, batch_size)
-        lr_patience, early_stop = recipe.default_patience(epochs)
-        c = self.config = replace(c, batch_size=batch_size, epochs=epochs,
-                                  lr=c.lr or recipe.default_lr(batch_size),
-                                  lr_patience=lr_patience if c.lr_patience is None else c.lr_patience,
-                                  early_stop=early_stop if c.early_stop is None else c.early_stop,
-                                  attention_layers=c.num_layers if c.attention_layers is None else c.attention_layers,
-                                  readout=c.readout or ("mean" if skeleton else "last"),
-                                  augment=c.augment and skeleton)
+        c = self.config = recipe.resolve(c, len(labels), bool(getattr(train_data, "skeleton", False)))
         input_size = int(np.asarray(train_data.sequences[0]).shape[1])
         self.net = EleAttNet(input_size, self.num_classes, cell=c.cell, hidden_size=c.hidden_size,
                              num_layers=c.num_layers, attention_layers=c.attention_layers, attention=c.attention,

@@ -91,6 +91,8 @@ def test_compare_end_to_end_writes_the_table_and_three_figures(tmp_path, capsys)
         assert (out / name).stat().st_size > 0, name
     results = json.loads((out / "results.json").read_text())["results"]
     assert [r["attention_layers"] for r in results] == [0, 1, 2]
+    settings = (out / "results.md").read_text().split("Settings: ")[1]
+    assert "batch_size=8," in settings and "readout=mean," in settings and "lr=0.0017" in settings   # as chosen
     assert results[0]["attention_ratio"] is None and results[2]["attention_ratio"] > 0
 
 

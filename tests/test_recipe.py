@@ -106,3 +106,16 @@ def test_the_recipe_on_a_small_real_set_chooses_from_its_size_and_learns():
     result = t.fit()
     assert result["warning"] is None and result["train_acc"] > 0.9
     assert t.evaluate(splits.test)[1] >= 0.8
+
+
+def test_resolve_fills_only_what_was_left_open():
+    c = recipe.resolve(TrainConfig(), 40, skeleton=False)
+    assert (c.batch_size, c.epochs, c.lr_patience, c.early_stop) == (8, 200, 40, 66)
+    assert (c.readout, c.augment, c.attention_layers) == ("last", False, 3)
+    assert c.lr == pytest.approx(recipe.default_lr(8))
+    s = recipe.resolve(TrainConfig(), 1900, skeleton=True)
+    assert (s.batch_size, s.epochs, s.lr, s.readout, s.augment) == (64, 34, 0.005, "mean", True)
+    given = recipe.resolve(TrainConfig(batch_size=16, epochs=7, lr=0.01, lr_patience=0, early_stop=0,
+                                       readout="mean", attention_layers=1), 40, skeleton=False)
+    assert (given.batch_size, given.epochs, given.lr, given.lr_patience, given.early_stop, given.readout,
+            given.attention_layers) == (16, 7, 0.01, 0, 0, "mean", 1)
