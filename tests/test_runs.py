@@ -113,6 +113,15 @@ def test_resume_accepts_more_epochs_and_refuses_fewer(splits, tmp_path):
         trainer(splits, tmp_path, epochs=2).fit(resume=True)
 
 
+def test_resume_keeps_the_settings_the_run_chose_from_the_data(splits, tmp_path):
+    first = trainer(splits, tmp_path, epochs=30)                 # patience left open: 6 and 10 for 30 epochs
+    assert (first.config.lr_patience, first.config.early_stop) == (6, 10)
+    first.fit()
+    more = trainer(splits, tmp_path, epochs=60)                  # 60 epochs alone would choose 12 and 20
+    more.fit(resume=True)
+    assert (more.config.lr_patience, more.config.early_stop, more.config.epochs) == (6, 10, 60)
+
+
 def test_resume_continues_an_early_stopped_run_when_given_more_epochs(splits, tmp_path):
     first = trainer(splits, tmp_path, epochs=40, early_stop=1, lr=1e-9).fit()        # nothing improves: stops
     assert first["stopped_early"] and first["epochs"] < 40

@@ -128,3 +128,18 @@ def test_attention_per_class(splits):
     no_gate = Trainer(small(epochs=1, attention_layers=0), splits.train, splits.val, progress=False)
     with pytest.raises(ValueError, match="no attention gate"):
         no_gate.class_attention(splits.test)
+
+
+def test_long_sequences_are_averaged_for_training_and_evaluation_alike(splits):
+    from minieleatt.data.batching import average_windows, pad_sequences
+    from minieleatt.nn import softmax_cross_entropy
+
+    t = Trainer(small(epochs=1, max_length=4), splits.train, splits.val, progress=False, log=lambda *a: None)
+    longest = max(len(s) for s in splits.train.sequences)
+    assert t.window == -(-longest // 4) > 1 and max(len(s) for s in t.train_data.sequences) <= 4
+    assert t.data_info["window"] == t.window
+    x, mask = pad_sequences(average_windows(splits.test.sequences, t.window))
+    logits, _ = t.net.forward(x, mask)
+    loss, _ = softmax_cross_entropy(logits, splits.test.labels)
+    assert t.evaluate(splits.test)[0] == pytest.approx(loss, rel=1e-5)       # the test set, averaged the same way
+    np.testing.assert_array_equal(t.predict(splits.test), logits.argmax(axis=1))
