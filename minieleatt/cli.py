@@ -22,7 +22,7 @@ RECIPE_HELP = ("Settings left unset follow the training set's size N (minieleatt
                "power of two nearest N/30 (at least 8, at most 64); the learning rate 0.005 at batch 64, times "
                "sqrt(batch size / 64) below; the epochs enough for about 1,000 updates (at least 30, at most 200); "
                "sequences longer than --max-length steps are averaged over windows; the readout is the mean over "
-               "the steps for skeleton data, the last step otherwise. A validation set is held out only when it "
+               "the steps for skeleton data, the mean and the last step side by side otherwise. A validation set is held out only when it "
                "gets at least 30 sequences; the run watches the validation loss, or without a validation set the "
                "smoothed training loss, for the schedule (--lr-patience, default a fifth of the epochs) and early "
                "stopping (--early-stop, default a third); 0 turns either off.")

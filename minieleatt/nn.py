@@ -18,7 +18,7 @@ from .functional.activations import log_softmax
 from .functional.attention import resolve_attention
 from .layers import LAYERS
 
-READOUTS = ("mean", "last")
+READOUTS = ("mean", "last", "mean+last")
 
 
 # ----------------------------------------------------------------------------- dropout
@@ -42,13 +42,17 @@ def dropout_backward(dout, mask):
 # ----------------------------------------------------------------------------- readout
 
 def readout_forward(hs, mask, kind="mean"):
-    """Summarise a sequence of states (T, B, H) into one vector per sequence (B, H).
+    """Summarise a sequence of states (T, B, H) into one vector per sequence: (B, H), or (B, 2H) for 'mean+last'.
 
     'mean': the average over each sequence's valid steps (with a linear layer after
     it, this equals averaging the per-step scores, as the authors' code does);
     'last': the state after the last valid step, which is ``hs[-1]`` because
-    padded steps carry the state over.
+    padded steps carry the state over;
+    'mean+last': the two side by side, [mean | last].
     """
+    if kind == "mean+last":
+        xp = get_array_module(hs)
+        return xp.concatenate([readout_forward(hs, mask, "mean"), hs[-1]], axis=1)
     if kind == "last":
         return hs[-1]
     if mask is None:
@@ -58,9 +62,13 @@ def readout_forward(hs, mask, kind="mean"):
 
 
 def readout_backward(dpooled, hs_shape, mask, kind="mean"):
-    """Gradient w.r.t. every state (T, B, H) from the gradient of the readout (B, H)."""
+    """Gradient w.r.t. every state (T, B, H) from the gradient of the readout (B, H), or (B, 2H) for 'mean+last'."""
     xp = get_array_module(dpooled)
-    T = hs_shape[0]
+    T, H = hs_shape[0], hs_shape[2]
+    if kind == "mean+last":
+        dhs = readout_backward(dpooled[:, :H], hs_shape, mask, "mean")     # undo the mean half
+        dhs[-1] += dpooled[:, H:]                                            # undo the last half
+        return dhs
     if kind == "last":
         dhs = xp.zeros(hs_shape, dtype=dpooled.dtype)
         dhs[-1] = dpooled
@@ -182,7 +190,8 @@ class EleAttNet:
                                             seed=seed * 1000 + i, device=device, **kwargs))
         k = 1.0 / np.sqrt(hidden_size)
         rng = np.random.default_rng(seed * 1000 + num_layers)
-        self.fc = to_device({"W": rng.uniform(-k, k, (hidden_size, num_classes)).astype(self.dtype),
+        width = 2 * hidden_size if readout == "mean+last" else hidden_size         # the readout's size
+        self.fc = to_device({"W": rng.uniform(-k, k, (width, num_classes)).astype(self.dtype),
                              "b": np.zeros(num_classes, dtype=self.dtype)}, device)
 
     # -- bookkeeping

@@ -16,10 +16,11 @@ The rules (stated in ``minieleatt train --help`` and the README too):
 - long sequences: when the longest training sequence has more than ``max_length`` (64)
   steps, every sequence is averaged over windows of ``ceil(longest / max_length)`` steps,
   which bounds the work of a step of training on a long set (ACSF1: 1,460 steps -> 64, windows of 23);
-- readout: the mean over the valid steps for skeleton data (the authors' practice), the
-  last valid step otherwise: UEA/UCR series are often normalised one by one, so that
-  their means over time, and the mean of the states at the start of training, carry no
-  class signal.
+- readout: the mean over the valid steps for skeleton data (the authors' practice); for
+  other data the mean and the last valid state side by side ('mean+last'): UEA/UCR series
+  are often normalised one by one, so that their means over time carry no class signal to
+  start learning from (in our trials the mean alone left GunPoint and ArrowHead at chance),
+  while on raw sensor data (BasicMotions) the last state alone left one seed of three at chance.
 
 These only apply where the ``TrainConfig`` leaves the setting at None (batch size,
 epochs, patience); an explicit value always wins, and a resumed run keeps what it chose.
@@ -49,7 +50,7 @@ def resolve(config, n_train, skeleton):
                    lr_patience=lr_patience if c.lr_patience is None else c.lr_patience,
                    early_stop=early_stop if c.early_stop is None else c.early_stop,
                    attention_layers=c.num_layers if c.attention_layers is None else c.attention_layers,
-                   readout=c.readout or ("mean" if skeleton else "last"), augment=c.augment and skeleton)
+                   readout=c.readout or ("mean" if skeleton else "mean+last"), augment=c.augment and skeleton)
 
 
 def default_batch_size(n_train):

@@ -74,10 +74,10 @@ class TrainConfig:
     reset_after: bool = option(False, "GRU: the cuDNN/PyTorch variant", "model")
     dropout: float = option(0.5, "dropout after every recurrent layer", "model")
     readout: str = option(None, "how the states of a sequence become one vector: their mean over the valid "
-                                "steps, or the last valid step (default: mean for skeleton data, as in the "
-                                "authors' code; last for other data, whose series are often normalised one by "
-                                "one, so that a mean over time starts with no class signal)", "model",
-                          choices=READOUTS)
+                                "steps, the last valid step, or both side by side (default: mean for skeleton "
+                                "data, as in the authors' code; mean+last for other data, whose series are "
+                                "often normalised one by one, so that a mean over time alone starts with no "
+                                "class signal)", "model", choices=READOUTS)
     optimizer: str = option("adam", "the optimiser", choices=tuple(OPTIMIZERS))
     lr: float = option(None, "learning rate (default: the paper's 0.005 at batch 64 or more, times sqrt(batch "
                              "size / 64) below: 0.0018 at batch 8)")

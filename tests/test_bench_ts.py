@@ -32,7 +32,7 @@ def test_bench_ts_writes_the_panel_with_the_yardstick(bench, tmp_path, capsys):
     saved = json.loads((tmp_path / "panel.json").read_text())
     assert set(saved["results"]["GunPoint"]["runs"]) == {"GRU/0", "GRU/1", "EleAtt-GRU/0", "EleAtt-GRU/1"}
     run = saved["results"]["GunPoint"]["runs"]["GRU/0"]
-    assert (run["batch_size"], run["epochs"], run["window"], run["readout"]) == (8, 2, 3, "last")
+    assert (run["batch_size"], run["epochs"], run["window"], run["readout"]) == (8, 2, 3, "mean+last")
     assert saved["environment"]["blas"]
     capsys.readouterr()
     assert bench.main(["--sets", "UnitTest", "GunPoint", "--seeds", "0", "1", "--out", str(out), "--resume"]) == 0

@@ -30,6 +30,7 @@ CASES = [
     dict(cell="lstm", readout="last", m=1),
     dict(cell="rnn", readout="mean", m=2, attention="softmax"),
     dict(cell="gru", readout="mean", m=2, layers=3, dropout=0.0),
+    dict(cell="lstm", readout="mean+last", m=1),
 ]
 
 
@@ -89,6 +90,10 @@ def test_readouts_use_only_valid_steps():
     np.testing.assert_array_equal(readout_forward(hs, mask, "last"), hs[-1])
     d = readout_backward(np.ones((2, 1)), hs.shape, mask, "mean")
     np.testing.assert_allclose(d[:, :, 0], mask / mask.sum(axis=0))
+    both = readout_forward(hs, mask, "mean+last")
+    np.testing.assert_allclose(both, np.concatenate([readout_forward(hs, mask, "mean"), hs[-1]], axis=1))
+    d = readout_backward(np.array([[1.0, 10.0], [1.0, 10.0]]), hs.shape, mask, "mean+last")
+    np.testing.assert_allclose(d[:, :, 0], mask / mask.sum(axis=0) + 10 * (np.arange(4) == 3)[:, None])
 
 
 def test_cross_entropy_is_stable_and_correct():

@@ -20,7 +20,7 @@ def test_eleatt_gru_learns_basic_motions_to_90_percent_with_the_default_recipe(t
     summary = json.loads((tmp_path / "summary.json").read_text())
     config = summary["config"]
     assert config["attention_layers"] == 2                         # the default: every layer has the gate
-    assert (config["batch_size"], config["epochs"], config["readout"]) == (8, 200, "last")
+    assert (config["batch_size"], config["epochs"], config["readout"]) == (8, 200, "mean+last")
     assert summary["watched"] == "training loss (smoothed)" and "no validation set" in summary["notes"][0]
     assert summary["test_acc"] >= 0.90, summary
 

@@ -101,7 +101,7 @@ def test_the_recipe_on_a_small_real_set_chooses_from_its_size_and_learns():
     t = Trainer(TrainConfig(hidden_size=32, num_layers=2, seed=0), splits.train, splits.val, progress=False,
                 log=lambda *a: None)                            # a smaller network than the default, for speed
     c = t.config
-    assert (c.batch_size, c.epochs, c.readout, c.augment, c.attention_layers) == (8, 200, "last", False, 2)
+    assert (c.batch_size, c.epochs, c.readout, c.augment, c.attention_layers) == (8, 200, "mean+last", False, 2)
     assert c.lr == pytest.approx(0.005 / 8 ** 0.5) and (c.lr_patience, c.early_stop) == (40, 66)
     result = t.fit()
     assert result["warning"] is None and result["train_acc"] > 0.9
@@ -111,7 +111,7 @@ def test_the_recipe_on_a_small_real_set_chooses_from_its_size_and_learns():
 def test_resolve_fills_only_what_was_left_open():
     c = recipe.resolve(TrainConfig(), 40, skeleton=False)
     assert (c.batch_size, c.epochs, c.lr_patience, c.early_stop) == (8, 200, 40, 66)
-    assert (c.readout, c.augment, c.attention_layers) == ("last", False, 3)
+    assert (c.readout, c.augment, c.attention_layers) == ("mean+last", False, 3)
     assert c.lr == pytest.approx(recipe.default_lr(8))
     s = recipe.resolve(TrainConfig(), 1900, skeleton=True)
     assert (s.batch_size, s.epochs, s.lr, s.readout, s.augment) == (64, 34, 0.005, "mean", True)
