@@ -2,9 +2,14 @@
 
 Written atomically: the arrays go to a temporary file in the same folder, which
 is flushed to disk and then renamed over the old checkpoint (``os.replace``),
-so an interrupted write leaves the previous checkpoint intact. Loaded with
+so an interrupted write leaves the previous checkpoint intact; a write killed
+outright (SIGKILL, power loss) leaves only its temporary file, which
+``remove_temporaries`` deletes on the next start in that folder. Loaded with
 ``allow_pickle=False``; a truncated or corrupt file is a ``CheckpointError``
 that names it.
+
+The checks that a checkpoint fits the model and the run that load it live here too:
+``check_architecture``, ``load_parameters_into`` and ``check_settings``.
 """
 
 import json
@@ -14,11 +19,12 @@ import zipfile
 
 import numpy as np
 
-from .backend import to_host
+from .backend import get_array_module, to_host
 from .errors import CheckpointError
 
 FORMAT = "minieleatt-checkpoint"
 VERSION = 1
+TEMP_PREFIX, TEMP_SUFFIX = ".ckpt-", ".npz.tmp"     # the temporary file of a write in progress
 
 
 def save_checkpoint(path, arrays, meta):
@@ -29,7 +35,7 @@ def save_checkpoint(path, arrays, meta):
     header = json.dumps({"format": FORMAT, "version": VERSION, **meta})
     payload = {f"a/{k}": to_host(v) for k, v in arrays.items()}
     payload["meta"] = np.array(header)
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".npz.tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
@@ -62,3 +68,57 @@ def load_checkpoint(path):
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {meta.get('version')}, this library reads {VERSION}")
     return arrays, meta
+
+
+def remove_temporaries(folder):
+    """Delete the temporary files that killed writes of ``save_checkpoint`` left in ``folder``.
+
+    Returns the names removed. Only files named like those writes' temporaries are touched.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return []
+    removed = []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
+            os.remove(os.path.join(folder, name))
+            removed.append(name)
+    return removed
+
+
+# ----------------------------------------------------------------------------- does it fit?
+
+def check_architecture(meta, architecture, path):
+    """Refuse a checkpoint whose architecture (the dict stored under ``meta['architecture']``)
+    differs from ``architecture``, naming every difference."""
+    theirs = meta.get("architecture", {})
+    diff = [f"{k}: checkpoint {theirs.get(k)!r}, this model {v!r}" for k, v in architecture.items()
+            if theirs.get(k) != v]
+    if diff:
+        raise CheckpointError(f"{path}: checkpoint from a different architecture ({'; '.join(diff)})")
+
+
+def load_parameters_into(arrays, params, path, prefix="param."):
+    """Copy the checkpoint's ``prefix + name`` arrays into the parameter arrays ``params`` (in place,
+    on their own device and dtype), after checking that the names and the shapes agree."""
+    expected = {prefix + k for k in params}
+    have = {k for k in arrays if k.startswith(prefix)}
+    if have != expected:
+        raise CheckpointError(f"{path}: parameters differ: missing {sorted(expected - have)}, "
+                              f"unexpected {sorted(have - expected)}")
+    for k, p in params.items():
+        a = arrays[prefix + k]
+        if a.shape != p.shape:
+            raise CheckpointError(f"{path}: parameter {k} has shape {a.shape}, this model {p.shape}")
+    for k, p in params.items():
+        p[...] = get_array_module(p).asarray(arrays[prefix + k].astype(p.dtype))
+
+
+def check_settings(saved, current, path, what="settings"):
+    """Refuse when two flat dicts of settings disagree, naming each difference
+    ("seed: checkpoint 0, now 1"); keys missing on one side count as differences."""
+    keys = sorted(set(saved) | set(current))
+    diff = [f"{k}: checkpoint {saved.get(k)!r}, now {current.get(k)!r}" for k in keys
+            if saved.get(k) != current.get(k)]
+    if diff:
+        raise CheckpointError(f"{path}: the run was trained with other {what}: " + "; ".join(diff))

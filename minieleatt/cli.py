@@ -1,23 +1,57 @@
-"""The command line: ``minieleatt gradcheck | train | compare | crosscheck | assignment``.
+"""The command line: ``minieleatt gradcheck | train | compare | crosscheck | doctor | assignment``.
 
-Argument parsing and printing only; the work is done by the library.
+Argument parsing and printing only; the work is done by the library. Each command is a
+pair: ``add_<name>_command(subparsers)`` builds its parser and points it at
+``_cmd_<name>(args)``, which runs it; ``COMMANDS`` lists the builders in the order of
+``--help``. The options of ``train`` and ``compare`` that set up the training are
+generated from ``TrainConfig`` (its fields, defaults and help), so the defaults live in
+one place and a field added there appears here without code.
 """
 
 import argparse
 import json
 import os
 import sys
+from dataclasses import MISSING, asdict, fields
 
 from .data.sources import EXPERIMENT_DATA
-from .errors import MinieleattError
+from .errors import MinieleattError, RunFolderError
 from .implementations import IMPLS
+from .train import TrainConfig
 
 IMPL_HELP = ("which implementation of the cells runs: auto (default: the NumPy fast path on the CPU, the fused "
              "kernels on the GPU), reference (the readable minieleatt.functional), fast, or fused")
+RECIPE_HELP = ("Settings left unset follow the training set's size N (minieleatt.recipe): the batch size is the "
+               "power of two nearest N/30 (at least 8, at most 64); the learning rate 0.005 at batch 64, times "
+               "sqrt(batch size / 64) below; the epochs enough for about 1,000 updates (at least 30, at most 200); "
+               "sequences longer than --max-length steps are averaged over windows; the readout is the mean over "
+               "the steps for skeleton data, the mean and the last step side by side otherwise. A validation set is held out only when it "
+               "gets at least 30 sequences; the run watches the validation loss, or without a validation set the "
+               "smoothed training loss, for the schedule (--lr-patience, default a fifth of the epochs) and early "
+               "stopping (--early-stop, default a third); 0 turns either off.")
 
 
-# defaults of `minieleatt compare`, chosen to finish in about five minutes on 2 CPU cores
-COMPARE_EPOCHS = 30
+# ----------------------------------------------------------------------------- gradcheck
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (an empty check checks nothing), got {value}")
+    return value
+
+
+def add_gradcheck_command(sub):
+    g = sub.add_parser("gradcheck", help="check every cell's backward pass by finite differences (float64)")
+    g.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    g.add_argument("--impl", choices=IMPLS, default="auto", help=IMPL_HELP)
+    g.add_argument("--T", type=_positive_int, default=3, help="steps (default 3)")
+    g.add_argument("--B", type=_positive_int, default=2, help="batch (default 2)")
+    g.add_argument("--D", type=_positive_int, default=3, help="input size (default 3)")
+    g.add_argument("--H", type=_positive_int, default=4, help="hidden size (default 4)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes (default 1e-6)")
+    g.set_defaults(func=_cmd_gradcheck)
+    return g
 
 
 def _cmd_gradcheck(args):
@@ -48,49 +82,44 @@ def _cmd_gradcheck(args):
     return 1 if failed else 0
 
 
-# ----------------------------------------------------------------------------- train and compare
+# ----------------------------------------------------------------------------- options from TrainConfig
 
-def _add_model_options(p, single=True):
-    g = p.add_argument_group("model")
-    if single:
-        g.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="gru")
-        g.add_argument("--attention-layers", type=int, default=None, metavar="M",
-                       help="the first M layers carry the attention gate (default: all)")
-    g.add_argument("--layers", type=int, default=3, help="recurrent layers (default 3)")
-    g.add_argument("--hidden", type=int, default=100, help="neurons per layer (default 100)")
-    g.add_argument("--attention", choices=["sigmoid", "softmax"], default="sigmoid",
-                   help="the gate's activation (default sigmoid, the paper's; softmax is its ablation)")
-    g.add_argument("--reset-after", action="store_true", help="GRU: the cuDNN/PyTorch variant")
-    g.add_argument("--dropout", type=float, default=0.5)
-    g.add_argument("--readout", choices=["mean", "last"], default="mean",
-                   help="average the scores over the valid steps (default) or take the last valid step")
-
-
-def _add_training_options(p, epochs):
-    g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=epochs)
-    g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    g.add_argument("--lr", type=float, default=0.005, help="learning rate (default 0.005, the paper's)")
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--clip", type=float, default=1.0, help="clip the gradients' global norm (0: off)")
-    g.add_argument("--lr-patience", type=int, default=6,
-                   help="epochs without a better validation accuracy before the learning rate is cut by 10 "
-                        "(default %(default)s: the small validation set is noisy, and a cut during the early "
-                        "plateau freezes a run there)")
-    g.add_argument("--early-stop", type=int, default=10,
-                   help="stop after this many epochs without improvement (default %(default)s; 0: never)")
-    g.add_argument("--no-augment", action="store_true", help="no random rotation and noise (skeleton data)")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
-    g.add_argument("--impl", choices=IMPLS, default="auto", help=IMPL_HELP)
-    g.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    g.add_argument("--out", default=None, help="output folder")
-    g.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+def add_config_options(parser, exclude=()):
+    """One option per ``TrainConfig`` field (but those in ``exclude``), in the field's group
+    ('model' or 'training'), with its default and help; booleans become on/off switches."""
+    groups = {}
+    for f in fields(TrainConfig):
+        if f.name in exclude:
+            continue
+        meta = f.metadata
+        name = meta.get("group") or "training"
+        group = groups.get(name) or groups.setdefault(name, parser.add_argument_group(name))
+        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else f.default_factory()
+        text = meta.get("help") or f"TrainConfig.{f.name}"
+        if isinstance(default, bool):
+            if default:
+                flag = "--no-" + flag[2:]
+                text = f"turn off: {text}"
+            group.add_argument(flag, dest=f.name, action="store_false" if default else "store_true",
+                               default=default, help=text)
+            continue
+        kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str}.get(str(f.type), str)
+        if default is not None:
+            text += " (default %(default)s)"
+        group.add_argument(flag, dest=f.name, type=kind, default=default, choices=meta.get("choices"),
+                           metavar=None if meta.get("choices") else f.name.upper(), help=text)
 
 
-def _add_data_options(p):
+def config_from_args(args, **overrides):
+    """The ``TrainConfig`` of the parsed options (fields without an option keep their default)."""
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    return TrainConfig(**{**values, **overrides})
+
+
+# ----------------------------------------------------------------------------- data and run folder
+
+def add_data_options(p):
     g = p.add_argument_group("data")
     g.add_argument("--data", choices=["synthetic", "ntu", "ts"], default="synthetic",
                    help="synthetic skeleton actions (default, no download), NTU RGB+D skeletons, or a UEA/UCR set")
@@ -109,6 +138,51 @@ def _add_data_options(p):
                    help="synthetic: strength of the sway that carries no class information (default %(default)s)")
 
 
+def add_run_options(p, default_out):
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default=None, help=f"output folder (default: {default_out})")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint (same settings; a larger --epochs also "
+                        "continues a run that stopped early)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="start again in an --out that holds a run (the old run is moved aside to OUT.old)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+
+
+def _data_tag(args):
+    """A short name of the data for folder names: synthetic, ntu-cs, BasicMotions, X (from X_TRAIN.ts)."""
+    if args.data == "ntu":
+        return f"ntu-{args.protocol}"
+    if args.data == "ts":
+        if args.ts_name:
+            return args.ts_name
+        if args.train_file:
+            stem = os.path.basename(args.train_file)
+            stem = stem[:-len(".ts")] if stem.endswith(".ts") else stem
+            return stem[:-len("_TRAIN")] if stem.endswith("_TRAIN") else stem
+        return "ts"
+    return "synthetic"
+
+
+def _check_out(out, args):
+    """Refuse a folder that cannot serve the run as asked, before the data are loaded, in the words of the flags."""
+    from .runs import check_folder, run_files
+
+    try:
+        check_folder(out, args.resume, args.overwrite)
+    except RunFolderError as exc:
+        kind = getattr(exc, "kind", None)
+        if kind == "exists":
+            raise RunFolderError(f"{out} already holds a run ({', '.join(run_files(out))}); pass --resume to "
+                                 "continue it or --overwrite to start again (the old run is moved aside)") from None
+        if kind == "nothing-to-resume":
+            raise RunFolderError(f"--resume: nothing to resume in {out} (no checkpoint last.npz there); "
+                                 "is --out right?") from None
+        if kind == "bad-request":
+            raise RunFolderError("--resume and --overwrite exclude each other") from None
+        raise
+
+
 def _load_data(args):
     from .data.sources import load_splits
 
@@ -124,67 +198,110 @@ def _load_data(args):
                        data_dir=args.data_dir, seed=args.seed)
 
 
-def _config(args, splits, cell=None, attention_layers=None):
-    from .train import TrainConfig
-
-    m = args.layers if attention_layers is None else attention_layers
-    return TrainConfig(cell=cell or args.cell, hidden_size=args.hidden, num_layers=args.layers, attention_layers=m,
-                       attention=args.attention, reset_after=args.reset_after, dropout=args.dropout,
-                       readout=args.readout, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
-                       weight_decay=args.weight_decay, clip=args.clip, batch_size=args.batch_size,
-                       epochs=args.epochs, lr_patience=args.lr_patience, early_stop=args.early_stop,
-                       augment=splits.skeleton and not args.no_augment, seed=args.seed, device=args.device,
-                       dtype=args.dtype, impl=args.impl)
+def _describe_data(splits, log):
+    log(f"data: {splits.description}; {len(splits.train.labels)} train, {len(splits.val.labels)} validation, "
+        f"{len(splits.test.labels)} test sequences")
+    for note in splits.notes:
+        log(note)
 
 
 def _log(args):
     return (lambda *a, **k: None) if args.quiet else print
 
 
+# ----------------------------------------------------------------------------- train
+
+def add_train_command(sub):
+    t = sub.add_parser("train", help="train one model and evaluate it on the test split",
+                       description="Train one model and evaluate it on the test split. " + RECIPE_HELP)
+    add_config_options(t)
+    add_data_options(t)
+    add_run_options(t, "runs/CELL-mM-DATA-sSEED, e.g. runs/gru-m3-synthetic-s0")
+    t.set_defaults(func=_cmd_train)
+    return t
+
+
 def _cmd_train(args):
     from . import viz
+    from .provenance import environment
     from .train import Trainer
 
-    out = args.out or os.path.join("runs", f"{args.cell}-m{args.attention_layers}-{args.data}")
-    splits = _load_data(args)
-    config = _config(args, splits, attention_layers=args.attention_layers)
+    m = args.num_layers if args.attention_layers is None else args.attention_layers
+    out = args.out or os.path.join("runs", f"{args.cell}-m{m}-{_data_tag(args)}-s{args.seed}")
+    _check_out(out, args)
     log = _log(args)
-    log(f"data: {splits.description}; {len(splits.train.labels)} train, {len(splits.val.labels)} validation, "
-        f"{len(splits.test.labels)} test sequences")
-    trainer = Trainer(config, splits.train, splits.val, out_dir=out, progress=not args.quiet, log=log)
-    log(f"model: {config.num_layers} x {config.cell.upper()}({config.hidden_size}), gate in the first "
-        f"{config.attention_layers} layer(s), {trainer.net.num_params} parameters, device {config.device}")
-    result = trainer.fit(resume=args.resume)
+    splits = _load_data(args)
+    config = config_from_args(args)
+    _describe_data(splits, log)
+    trainer = Trainer(config, splits.train, splits.val, out_dir=out, progress=not args.quiet, log=log,
+                      data_info=splits.settings)
+    c = trainer.config
+    log(f"model: {c.num_layers} x {c.cell.upper()}({c.hidden_size}), gate in the first {c.attention_layers} "
+        f"layer(s), {trainer.net.num_params} parameters, device {c.device}; output in {out}")
+    result = trainer.fit(resume=args.resume, overwrite=args.overwrite)
     test_loss, test_acc = trainer.evaluate(splits.test)
-    summary = {"test_acc": test_acc, "test_loss": test_loss, "best_val_acc": result["best_val_acc"],
-               "best_epoch": result["best_epoch"], "epochs": result["epochs"], "seconds": result["seconds"],
-               "data": splits.description, "config": vars(args) | {"func": None}}
+    summary = {"test_acc": test_acc, "test_loss": test_loss, "train_acc": result["train_acc"],
+               "best_val_acc": result["best_val_acc"], "best_epoch": result["best_epoch"],
+               "epochs": result["epochs"], "stopped_early": result["stopped_early"], "watched": result["watched"],
+               "seconds": result["seconds"], "warning": result["warning"], "data": splits.description,
+               "data_settings": splits.settings, "notes": list(splits.notes), "config": asdict(c),
+               "environment": environment(c.device)}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
-    viz.save(viz.plot_loss_curves({f"{config.cell} m={config.attention_layers}": result["history"]}),
+    viz.save(viz.plot_loss_curves({f"{c.cell} m={c.attention_layers}": result["history"]}),
              os.path.join(out, "loss_curve.png"))
-    print(f"test accuracy {100 * test_acc:.1f} % (loss {test_loss:.4f}) with the best validation epoch "
-          f"{result['best_epoch']}; checkpoints, metrics.jsonl, summary.json and loss_curve.png in {out}")
+    if result["warning"]:
+        print(f"warning: {result['warning']}", file=sys.stderr)
+    print(f"test accuracy {100 * test_acc:.1f} % (loss {test_loss:.4f}) with the parameters of epoch "
+          f"{result['best_epoch']} (best {result['watched']}); checkpoints, metrics.jsonl, summary.json and "
+          f"loss_curve.png in {out}")
     return 0
 
 
-def _cmd_compare(args):
-    from .experiment import model_specs, run_comparison, settings_of, write_report
+# ----------------------------------------------------------------------------- compare
 
-    out = args.out
-    splits = _load_data(args)
-    cells = args.cells
-    specs = model_specs(cells, args.attention_layers_list, args.layers)
+def add_compare_command(sub):
+    c = sub.add_parser("compare", help="the paper's experiment: stacks with the gate in 0..L layers, or cells "
+                                       "with and without it; writes a table and three figures",
+                       description="Train several models on the same data and compare them. " + RECIPE_HELP)
+    c.add_argument("--cells", nargs="+", choices=["rnn", "lstm", "gru"], default=["gru"],
+                   help="one cell: the layer-replacement sweep; several: each with and without the gate")
+    c.add_argument("--seeds", nargs="+", type=int, default=None, metavar="S",
+                   help="train every model with each of these distinct seeds (same data) and report mean ± std "
+                        "(default: --seed alone)")
+    c.add_argument("--attention-layers", dest="attention_layers_list", nargs="+", type=int, default=None,
+                   metavar="M", help="which m to train (default 0..layers for one cell, 0 and layers for several)")
+    add_config_options(c, exclude=("cell", "attention_layers"))
+    add_data_options(c)
+    add_run_options(c, "runs/compare")
+    c.set_defaults(func=_cmd_compare)
+    return c
+
+
+def _cmd_compare(args):
+    from .experiment import check_seeds, model_specs, run_comparison, settings_of, write_report
+    from .recipe import resolve
+
+    out = args.out or os.path.join("runs", "compare")
+    specs = model_specs(args.cells, args.attention_layers_list, args.num_layers)
+    seeds = None if args.seeds is None else check_seeds(args.seeds)
+    _check_out(out, args)
     log = _log(args)
-    log(f"data: {splits.description}; {len(splits.train.labels)} train, {len(splits.val.labels)} validation, "
-        f"{len(splits.test.labels)} test sequences")
-    base = _config(args, splits, cell=cells[0], attention_layers=0)
+    splits = _load_data(args)
+    _describe_data(splits, log)
+    base = config_from_args(args, cell=args.cells[0], attention_layers=0)
     results, histories, attention = run_comparison(specs, splits.train, splits.val, splits.test, base, out_dir=out,
                                                    relevant_joints=splits.relevant_joints,
-                                                   progress=not args.quiet, log=log, seeds=args.seeds)
+                                                   progress=not args.quiet, log=log, seeds=seeds,
+                                                   resume=args.resume, overwrite=args.overwrite,
+                                                   data_info=splits.settings)
+    chosen = resolve(base, len(splits.train.labels), splits.skeleton)      # the settings as the runs chose them
     table = write_report(results, histories, attention, out, splits.class_names, splits.relevant_joints,
-                         settings_of(base, data=splits.description))
+                         settings_of(chosen, data=splits.description))
     print(table)
+    for r in results:
+        if r.get("warning"):
+            print(f"warning: {r['model']}: {r['warning']}", file=sys.stderr)
     print(f"\nresults.md, results.json, loss_curves.png, accuracy.png"
           f"{', attention_skeleton.png' if attention and splits.relevant_joints else ''} in {out}")
     return 0
@@ -301,48 +418,28 @@ def _add_assignment_parser(sub):
     g.set_defaults(func=_cmd_assignment_grade)
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="minieleatt", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+# ----------------------------------------------------------------------------- the parser
 
-    g = sub.add_parser("gradcheck", help="check every cell's backward pass by finite differences (float64)")
-    g.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
-    g.add_argument("--impl", choices=IMPLS, default="auto", help=IMPL_HELP)
-    g.add_argument("--T", type=int, default=3, help="steps (default 3)")
-    g.add_argument("--B", type=int, default=2, help="batch (default 2)")
-    g.add_argument("--D", type=int, default=3, help="input size (default 3)")
-    g.add_argument("--H", type=int, default=4, help="hidden size (default 4)")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes (default 1e-6)")
-    g.set_defaults(func=_cmd_gradcheck)
-
-    t = sub.add_parser("train", help="train one model and evaluate it on the test split")
-    _add_model_options(t)
-    _add_data_options(t)
-    _add_training_options(t, epochs=30)
-    t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
-    t.set_defaults(func=_cmd_train)
-
-    c = sub.add_parser("compare", help="the paper's experiment: stacks with the gate in 0..L layers, or cells "
-                                       "with and without it; writes a table and three figures")
-    c.add_argument("--cells", nargs="+", choices=["rnn", "lstm", "gru"], default=["gru"],
-                   help="one cell: the layer-replacement sweep; several: each with and without the gate")
-    c.add_argument("--seeds", nargs="+", type=int, default=None, metavar="S",
-                   help="train every model with each of these seeds (same data) and report mean ± std "
-                        "(default: --seed alone)")
-    c.add_argument("--attention-layers", dest="attention_layers_list", nargs="+", type=int, default=None,
-                   metavar="M", help="which m to train (default 0..layers for one cell, 0 and layers for several)")
-    _add_model_options(c, single=False)
-    _add_data_options(c)
-    _add_training_options(c, epochs=COMPARE_EPOCHS)
-    c.set_defaults(func=_cmd_compare, out="runs/compare")
-
+def add_crosscheck_command(sub):
     _add_crosscheck_parser(sub)
+
+
+def add_doctor_command(sub):
     d = sub.add_parser("doctor", help="versions (Python, NumPy, BLAS, CuPy, CUDA), the GPUs, and with a GPU a "
                                       "forward+backward on both devices; exit 1 if CuPy is installed but unusable")
     d.add_argument("--no-check", action="store_true", help="only report what is installed; run nothing on the GPU")
     d.set_defaults(func=_cmd_doctor)
-    _add_assignment_parser(sub)
+
+
+COMMANDS = [add_gradcheck_command, add_train_command, add_compare_command, add_crosscheck_command,
+            add_doctor_command, _add_assignment_parser]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="minieleatt", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add_command in COMMANDS:
+        add_command(sub)
     return parser
 
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .cellcheck import all_configs, example_mask, make_problem, split_inputs
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, load_parameters_into
 from .errors import CheckpointError
 from .layers import LAYERS
 from .nn import EleAttNet, softmax_cross_entropy
@@ -283,16 +283,7 @@ def load_network(path, dtype="float64", impl="auto"):
                         dropout=meta.get("config", {}).get("dropout", 0.0), dtype=dtype, impl=impl)
     except KeyError as exc:
         raise CheckpointError(f"{path}: the checkpoint's architecture lacks {exc}") from exc
-    params = net.parameters()
-    have = {k[len("param."):] for k in arrays if k.startswith("param.")}
-    if have != set(params):
-        raise CheckpointError(f"{path}: parameters differ from the architecture's: missing "
-                              f"{sorted(set(params) - have)}, unexpected {sorted(have - set(params))}")
-    for k, p in params.items():
-        a = arrays[f"param.{k}"]
-        if a.shape != p.shape:
-            raise CheckpointError(f"{path}: parameter {k} has shape {a.shape}, the architecture says {p.shape}")
-        p[...] = a.astype(p.dtype)
+    load_parameters_into(arrays, net.parameters(), path)
     return net, meta
 
 

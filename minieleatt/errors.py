@@ -45,3 +45,8 @@ class TrainingError(MinieleattError, RuntimeError):
 
 class ConversionError(MinieleattError, ValueError):
     """A PyTorch module or state dict with a feature that has no equivalent here (``minieleatt.interop``)."""
+
+
+class RunFolderError(MinieleattError, ValueError):
+    """A run's output folder that cannot be used as asked: it holds another run, has no
+    checkpoint to resume from, is not a folder, or cannot be written."""

@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from . import viz
+from . import analysis, viz
+from .provenance import environment
+from .runs import prepare_folder, run_files
 from .train import Trainer
 
 
@@ -64,23 +66,25 @@ def _slug(label):
     return "".join(c if c.isalnum() else "_" for c in label).strip("_").lower()
 
 
-def _train_one(spec, config, train, val, test, folder, relevant_joints, progress, log):
+def _train_one(spec, config, train, val, test, folder, relevant_joints, progress, log, resume, data_info):
     """Train one model with one seed; returns (row, history, class attention or None)."""
-    trainer = Trainer(config, train, val, out_dir=folder, progress=progress, log=log)
+    trainer = Trainer(config, train, val, out_dir=folder, progress=progress, log=log, data_info=data_info)
     t0 = time.perf_counter()
-    fit = trainer.fit()
+    fit = trainer.fit(resume=resume and folder is not None and "last.npz" in run_files(folder))
     seconds = time.perf_counter() - t0
     test_loss, test_acc = trainer.evaluate(test)
     last = fit["history"][-1]
-    row = {"test_acc": test_acc, "test_loss": test_loss, "best_val_acc": fit["best_val_acc"],
-           "best_epoch": fit["best_epoch"], "final_train_loss": last["train_loss"], "final_val_loss": last["val_loss"],
+    row = {"test_acc": test_acc, "test_loss": test_loss, "train_acc": fit["train_acc"],
+           "best_val_acc": fit["best_val_acc"], "best_epoch": fit["best_epoch"],
+           "final_train_loss": last["train_loss"], "final_val_loss": last["val_loss"],
            "epochs": fit["epochs"], "seconds": seconds, "seconds_per_epoch": seconds / max(fit["epochs"], 1),
-           "parameters": trainer.net.num_params, "attention_ratio": None, "attention_selectivity": None}
+           "parameters": trainer.net.num_params, "attention_ratio": None, "attention_selectivity": None,
+           "warning": fit["warning"]}
     att = trainer.class_attention(test) if spec.attention_layers >= 1 else None
     if att is not None and relevant_joints is not None:
-        joints = viz.joint_attention(att)
-        row["attention_ratio"] = float(viz.attention_ratio(joints, relevant_joints).mean())
-        row["attention_selectivity"] = float(viz.attention_selectivity(joints, relevant_joints).mean())
+        joints = analysis.joint_attention(att)
+        row["attention_ratio"] = float(analysis.attention_ratio(joints, relevant_joints).mean())
+        row["attention_selectivity"] = float(analysis.attention_selectivity(joints, relevant_joints).mean())
     return row, fit["history"], att
 
 
@@ -89,7 +93,10 @@ def _mean_row(rows):
     out = {}
     for key in rows[0]:
         values = [r[key] for r in rows]
-        out[key] = None if values[0] is None else float(np.mean(values))
+        if key == "warning":
+            out[key] = next((v for v in values if v), None)
+            continue
+        out[key] = None if any(v is None for v in values) else float(np.mean(values))
     out["epochs"] = int(round(out["epochs"]))
     out["parameters"] = rows[0]["parameters"]
     out["test_accs"] = [r["test_acc"] for r in rows]
@@ -97,12 +104,28 @@ def _mean_row(rows):
     return out
 
 
+def check_seeds(seeds):
+    """The seeds as a list of distinct integers; a repeated seed would train the same model twice
+    and report a spread that is not there."""
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds: give at least one seed")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"seeds: {', '.join(map(str, repeated))} given more than once; a repeated seed trains "
+                         "the same model again and shrinks the reported spread")
+    return seeds
+
+
 def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joints=None, progress=True, log=print,
-                   seeds=None):
+                   seeds=None, resume=False, overwrite=False, data_info=None):
     """Train every model of ``specs`` with ``config`` (cell and attention_layers replaced per model).
 
     ``seeds``: the training seeds (initialisation, batch order, augmentation, dropout) to run
-    each model with (default: ``config.seed`` alone); the data stay the same.
+    each model with (default: ``config.seed`` alone, distinct); the data stay the same.
+    ``out_dir``: a folder that already holds a comparison is refused unless ``resume``
+    (models with a checkpoint continue, finished ones are only evaluated, the others train)
+    or ``overwrite`` (the old comparison is moved aside). ``data_info``: see ``Trainer``.
     ``relevant_joints``: per class, the joints that matter (skeleton data), to score the
     first layer's attention. Returns (results, histories, attention) where results is a
     list of dicts (one per model; numbers are means over the seeds, ``test_accs`` the
@@ -110,9 +133,9 @@ def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joint
     label -> the first seed's per-epoch history, and attention maps label -> (C, D) mean
     first-layer gate response per class on the test set (averaged over the seeds).
     """
-    seeds = [config.seed] if seeds is None else list(seeds)
-    if not seeds:
-        raise ValueError("run_comparison: give at least one seed")
+    seeds = check_seeds([config.seed] if seeds is None else seeds)
+    if out_dir is not None:
+        prepare_folder(out_dir, resume=resume, overwrite=overwrite, log=log)
     results, histories, attention = [], {}, {}
     for spec in specs:
         rows, atts = [], []
@@ -122,7 +145,8 @@ def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joint
                 out_dir, "models", _slug(spec.label) + ("" if len(seeds) == 1 else f"_seed{seed}"))
             log(f"== {spec.label}: {cfg.cell}, {cfg.num_layers} x {cfg.hidden_size}, gate in the first "
                 f"{spec.attention_layers} layer(s), seed {seed}")
-            row, history, att = _train_one(spec, cfg, train, val, test, folder, relevant_joints, progress, log)
+            row, history, att = _train_one(spec, cfg, train, val, test, folder, relevant_joints, progress, log,
+                                           resume, data_info)
             rows.append(row)
             histories.setdefault(spec.label, history)
             if att is not None:
@@ -143,15 +167,15 @@ def results_table(results):
              "| attention ratio | selectivity |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
-    def num(v):
-        return "–" if v is None else f"{v:.2f}"
+    def num(v, digits=2):
+        return "–" if v is None else f"{v:.{digits}f}"
 
     for r in results:
         acc = f"{100 * r['test_acc']:.1f} %"
         if len(r.get("test_accs", ())) > 1:
             acc = f"{100 * r['test_acc']:.1f} ± {100 * r['test_acc_std']:.1f} %"
         lines.append(f"| {r['model']} | {acc} | {r['test_loss']:.3f} | "
-                     f"{r['final_train_loss']:.3f} | {r['final_val_loss']:.3f} | {r['epochs']} | "
+                     f"{r['final_train_loss']:.3f} | {num(r['final_val_loss'], 3)} | {r['epochs']} | "
                      f"{r['seconds']:.0f} | {r['seconds_per_epoch']:.1f} | {num(r['attention_ratio'])} | "
                      f"{num(r.get('attention_selectivity'))} |")
     return "\n".join(lines)
@@ -163,8 +187,11 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
     attention on skeleton data, attention_skeleton.png. Returns the Markdown table."""
     os.makedirs(out_dir, exist_ok=True)
     table = results_table(results)
+    device = (settings or {}).get("device", "cpu")
     with open(os.path.join(out_dir, "results.json"), "w") as f:
-        json.dump({"results": results, "settings": settings or {}, "histories": histories}, f, indent=1)
+        json.dump({"results": results, "settings": settings or {}, "environment": environment(device),
+                   "histories": histories}, f, indent=1)
+    warnings = [f"{r['model']}: {r['warning']}" for r in results if r.get("warning")]
     notes = []
     if any(r["attention_ratio"] is not None for r in results):
         notes.append("Attention ratio: the first layer's mean gate response (x, y, z summed per joint) on the "
@@ -174,12 +201,18 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
                      "1.0 the gate opens those joints for this action rather than for every action.")
     seeds = results[0].get("seeds", [])
     several = len(seeds) > 1
+    env = environment(device)
+    notes.append(f"Ran on {env['cpu']} ({env['cores']} cores, device {device}), NumPy {env['numpy']} with "
+                 f"{env['blas'].split(' (')[0]}, minieleatt {env['minieleatt']}"
+                 + (f" at {env['commit']}" if env.get("commit") else "") + ". Single runs differ across "
+                 "machines and BLAS builds (sums in another order, amplified by training): compare means over "
+                 "seeds, not single runs.")
     if several:
         notes.append(f"Each model trained with the seeds {seeds} on the same data: accuracy is the mean ± the "
                      "standard deviation over the seeds, the other numbers means; the loss curves are the first "
                      "seed's.")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
-        f.write("# Comparison\n\n" + table + "\n\n" + "\n".join(notes) + "\n")
+        f.write("# Comparison\n\n" + table + "\n\n" + "\n\n".join(notes + warnings) + "\n")
         if settings:
             f.write("\nSettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + "\n")
     title = "Loss per epoch: training (solid) and validation (dashed)" + (f", seed {seeds[0]}" if several else "")
@@ -192,7 +225,7 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
              os.path.join(out_dir, "accuracy.png"))
     if attention and relevant_joints is not None and class_names is not None:
         label = max(attention, key=lambda k: next(r["attention_layers"] for r in results if r["model"] == k))
-        joints = viz.joint_attention(attention[label])
+        joints = analysis.joint_attention(attention[label])
         classes = list(range(len(class_names))) if figure_classes is None else list(figure_classes)
         fig = viz.plot_skeleton_attention(joints[classes], viz.display_pose(), [class_names[c] for c in classes],
                                           [relevant_joints[c] for c in classes],
@@ -203,7 +236,7 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
 
 
 def settings_of(config, **extra):
-    """A flat dict of the run's settings for the report."""
+    """A flat dict of the run's settings for the report (the per-model cell and gate layers left out)."""
     d = asdict(config)
     d.pop("cell", None)
     d.pop("attention_layers", None)

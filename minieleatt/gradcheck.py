@@ -180,7 +180,7 @@ def check_gradients(fn, inputs, analytic, dout, *, mode="auto", max_entries=2000
     mode:     'full' (every entry), 'sample' (``samples`` random entries per tensor),
               'direction' (one random direction per tensor), or 'auto' (full up to
               ``max_entries`` entries, sampled beyond)
-    Returns a ``GradcheckReport``.
+    Returns a ``GradcheckReport``. An input with no entries is refused: it would pass unchecked.
     """
     if mode not in ("auto", "full", "sample", "direction"):
         raise ValueError(f"mode must be 'auto', 'full', 'sample' or 'direction', got {mode!r}")
@@ -189,8 +189,13 @@ def check_gradients(fn, inputs, analytic, dout, *, mode="auto", max_entries=2000
     if missing or extra:
         raise ValueError(f"analytic gradients must have the keys of inputs: missing {missing}, unexpected {extra}")
     check_same_device(inputs=inputs, analytic=analytic, dout=dout)     # refuses a mix of NumPy and CuPy, by name
+    if not inputs:
+        raise ValueError("no inputs to check: an empty check checks nothing")
     for name, arr in inputs.items():
         _require_float64(name, arr)
+        if arr.size == 0:
+            raise ValueError(f"input '{name}' has no entries (shape {tuple(arr.shape)}): an empty check checks "
+                             "nothing; give every size at least 1")
     for k, d in enumerate(_as_tuple(dout)):
         _require_float64(f"dout[{k}]", d)
     rng = np.random.default_rng(seed)

@@ -19,7 +19,7 @@ from .functional.checks import resolve_attention
 from .implementations import check_impl
 from .layers import LAYERS
 
-READOUTS = ("mean", "last")
+READOUTS = ("mean", "last", "mean+last")
 
 
 # ----------------------------------------------------------------------------- dropout
@@ -43,13 +43,17 @@ def dropout_backward(dout, mask):
 # ----------------------------------------------------------------------------- readout
 
 def readout_forward(hs, mask, kind="mean"):
-    """Summarise a sequence of states (T, B, H) into one vector per sequence (B, H).
+    """Summarise a sequence of states (T, B, H) into one vector per sequence: (B, H), or (B, 2H) for 'mean+last'.
 
     'mean': the average over each sequence's valid steps (with a linear layer after
     it, this equals averaging the per-step scores, as the authors' code does);
     'last': the state after the last valid step, which is ``hs[-1]`` because
-    padded steps carry the state over.
+    padded steps carry the state over;
+    'mean+last': the two side by side, [mean | last].
     """
+    if kind == "mean+last":
+        xp = get_array_module(hs)
+        return xp.concatenate([readout_forward(hs, mask, "mean"), hs[-1]], axis=1)
     if kind == "last":
         return hs[-1]
     if mask is None:
@@ -59,9 +63,13 @@ def readout_forward(hs, mask, kind="mean"):
 
 
 def readout_backward(dpooled, hs_shape, mask, kind="mean"):
-    """Gradient w.r.t. every state (T, B, H) from the gradient of the readout (B, H)."""
+    """Gradient w.r.t. every state (T, B, H) from the gradient of the readout (B, H), or (B, 2H) for 'mean+last'."""
     xp = get_array_module(dpooled)
-    T = hs_shape[0]
+    T, H = hs_shape[0], hs_shape[2]
+    if kind == "mean+last":
+        dhs = readout_backward(dpooled[:, :H], hs_shape, mask, "mean")     # undo the mean half
+        dhs[-1] += dpooled[:, H:]                                            # undo the last half
+        return dhs
     if kind == "last":
         dhs = xp.zeros(hs_shape, dtype=dpooled.dtype)
         dhs[-1] = dpooled
@@ -84,15 +92,46 @@ def linear_backward(dout, h, W):
     return dout @ W.T, h.T @ dout, dout.sum(axis=0)
 
 
+def check_labels(y, num_classes):
+    """Refuse labels that are not integers in ``0..num_classes-1``, naming the first bad one and its
+    position in the batch (a label of -1 would otherwise index the last class)."""
+    xp = get_array_module(y)
+    if y.ndim != 1:
+        raise ValueError(f"labels y must have shape (B,), got {tuple(y.shape)}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"labels y must be integers (class indices), got dtype {y.dtype}")
+    bad = xp.flatnonzero((y < 0) | (y >= num_classes))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"label {int(y[i])} of sequence {i} of the batch is outside 0..{num_classes - 1} "
+                         f"({num_classes} classes)")
+
+
+def check_mask(mask, T, B):
+    """Refuse a mask that is not (T, B) or holds a sequence with no valid step (an all-zero column),
+    naming that sequence: its readout would be 0 / 0."""
+    xp = get_array_module(mask)
+    if tuple(mask.shape) != (T, B):
+        raise ValueError(f"mask must have shape (T, B) = {(T, B)}, got {tuple(mask.shape)}")
+    empty = xp.flatnonzero((mask != 0).sum(axis=0) == 0)
+    if empty.size:
+        raise ValueError(f"mask: sequence {int(empty[0])} of the batch has no valid step (its column is all "
+                         "zeros); every sequence needs at least one step")
+
+
 def softmax_cross_entropy(logits, y):
     """Mean cross-entropy of logits (B, C) against integer labels y (B,), and its gradient.
 
     Uses log-softmax (log-sum-exp), so it stays finite for logits of any size.
+    Labels outside ``0..C-1`` or not integers are an error (see ``check_labels``).
     Returns ``loss`` (a Python float) and ``dlogits`` (B, C).
     """
     check_same_device(logits=logits, y=y)
     xp = get_array_module(logits, y)
     B = logits.shape[0]
+    if tuple(y.shape) != (B,):
+        raise ValueError(f"labels y must have shape (B,) = ({B},) to match the logits, got {tuple(y.shape)}")
+    check_labels(y, logits.shape[1])
     logp = log_softmax(logits, axis=-1)
     rows = xp.arange(B)
     loss = -float(logp[rows, y].mean())
@@ -155,7 +194,8 @@ class EleAttNet:
                                             seed=seed * 1000 + i, device=device, impl=impl, **kwargs))
         k = 1.0 / np.sqrt(hidden_size)
         rng = np.random.default_rng(seed * 1000 + num_layers)
-        self.fc = to_device({"W": rng.uniform(-k, k, (hidden_size, num_classes)).astype(self.dtype),
+        width = 2 * hidden_size if readout == "mean+last" else hidden_size         # the readout's size
+        self.fc = to_device({"W": rng.uniform(-k, k, (width, num_classes)).astype(self.dtype),
                              "b": np.zeros(num_classes, dtype=self.dtype)}, device)
 
     # -- bookkeeping
@@ -196,7 +236,7 @@ class EleAttNet:
 
     # -- forward and backward
     def forward(self, x, mask=None, train=False, rng=None, drop_masks=None, keep_attention=False):
-        """Logits (B, C) of a padded batch x (T, B, D) with mask (T, B).
+        """Logits (B, C) of a padded batch x (T, B, D) with mask (T, B) (every sequence at least one step).
 
         train=True keeps the caches for ``backward`` and applies dropout, with masks
         drawn from ``rng`` (a ``numpy.random.Generator``) or given in ``drop_masks``
@@ -206,6 +246,8 @@ class EleAttNet:
         """
         check_same_device(x=x, mask=mask, parameters=self.parameters())
         xp = get_array_module(x, mask)
+        if mask is not None:
+            check_mask(mask, x.shape[0], x.shape[1])
         if train and drop_masks is None:
             drop_masks = [None] * len(self.layers)
             if self.dropout > 0:

@@ -1,5 +1,5 @@
 """Optimisers (SGD with momentum, Adam), clipping by global norm, the learning-rate
-schedule (× factor when validation accuracy stalls) and early stopping.
+schedule (× factor when a monitored loss stalls), early stopping and smoothing.
 
 Optimisers update the parameter arrays in place, so the network sees the new
 values without copying. Their state (moments, step count) and the schedule's
@@ -135,66 +135,103 @@ class Adam(Optimizer):
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
-class ReduceLROnPlateau:
-    """Multiply the optimiser's learning rate by ``factor`` when the monitored value
-    (validation accuracy: higher is better) has not improved for ``patience`` epochs."""
+class Plateau:
+    """Tracks a monitored value where lower is better (a loss): its best value, the epoch of
+    the best, and how many epochs have passed without an improvement.
 
-    def __init__(self, optimizer, factor=0.1, patience=3, min_lr=1e-6, threshold=1e-4):
+    An improvement is a value below ``best - threshold * |best|`` (relative, so that it
+    means the same for a loss of 2.3 and of 0.02).
+    """
+
+    def __init__(self, threshold=1e-3):
+        self.threshold = float(threshold)
+        self.best, self.best_epoch, self.bad_epochs = math.inf, -1, 0
+
+    def update(self, value, epoch=None):
+        """Record one epoch's value; returns True when it improved on the best."""
+        if self.best == math.inf or value < self.best - self.threshold * abs(self.best):
+            self.best, self.bad_epochs = float(value), 0
+            if epoch is not None:
+                self.best_epoch = int(epoch)
+            return True
+        self.bad_epochs += 1
+        return False
+
+    def state(self):
+        return {"best": self.best, "bad_epochs": self.bad_epochs, "best_epoch": self.best_epoch}
+
+    def load_state(self, state):
+        self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
+        self.best_epoch = int(state.get("best_epoch", -1))
+
+
+class ReduceLROnPlateau(Plateau):
+    """Multiply the optimiser's learning rate by ``factor`` when the monitored value (lower is
+    better, e.g. the validation loss) has not improved for ``patience`` epochs.
+
+    ``patience=0`` turns the schedule off: the learning rate never changes.
+    """
+
+    def __init__(self, optimizer, factor=0.1, patience=3, min_lr=1e-6, threshold=1e-3):
+        super().__init__(threshold)
         if not 0 < factor < 1:
             raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0 (0: off), got {patience!r}")
         self.optimizer, self.factor, self.patience = optimizer, float(factor), int(patience)
-        self.min_lr, self.threshold = float(min_lr), float(threshold)
-        self.best, self.bad_epochs = -math.inf, 0
+        self.min_lr = float(min_lr)
 
     def step(self, value):
         """Record one epoch's value; returns True when the learning rate was reduced."""
-        if value > self.best + self.threshold:
-            self.best, self.bad_epochs = value, 0
+        if self.update(value) or self.patience == 0:
             return False
-        self.bad_epochs += 1
-        if self.bad_epochs > self.patience and self.optimizer.lr > self.min_lr:
+        if self.bad_epochs >= self.patience and self.optimizer.lr > self.min_lr:
             self.optimizer.lr = max(self.optimizer.lr * self.factor, self.min_lr)
             self.bad_epochs = 0
             return True
         return False
 
-    def state(self):
-        return {"best": self.best, "bad_epochs": self.bad_epochs}
 
-    def load_state(self, state):
-        self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
+class EarlyStopping(Plateau):
+    """Stop when the monitored value (lower is better) has not improved for ``patience`` epochs.
 
-
-class EarlyStopping:
-    """Stop when the monitored value (higher is better) has not improved for ``patience`` epochs.
-
-    An epoch that ties the best value but has a lower ``loss`` also counts as an
-    improvement (on a small validation set the accuracy ties often), so the best
-    checkpoint is the most accurate one and, among those, the one with the lowest loss.
+    ``patience=0`` never stops (the best epoch is still tracked). ``restart()`` gives a
+    stopped run a fresh patience, to continue it with more epochs.
     """
 
-    def __init__(self, patience=8, threshold=1e-4):
-        self.patience, self.threshold = int(patience), float(threshold)
-        self.best, self.bad_epochs, self.best_epoch = -math.inf, 0, -1
-        self.best_loss = math.inf
+    def __init__(self, patience=8, threshold=1e-3):
+        super().__init__(threshold)
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0 (0: never stop), got {patience!r}")
+        self.patience = int(patience)
 
-    def step(self, value, epoch, loss=None):
+    def step(self, value, epoch):
         """Record one epoch; returns (improved, stop)."""
-        better = value > self.best + self.threshold
-        tie_but_lower_loss = (not better and loss is not None and abs(value - self.best) <= self.threshold
-                              and loss < self.best_loss)
-        if better or tie_but_lower_loss:
-            self.best, self.best_epoch = max(value, self.best), epoch
-            self.best_loss = math.inf if loss is None else loss
-        # a tie keeps the patience running: only a higher value resets it
-        self.bad_epochs = 0 if better else self.bad_epochs + 1
-        return better or tie_but_lower_loss, self.patience > 0 and self.bad_epochs >= self.patience
+        improved = self.update(value, epoch)
+        return improved, self.patience > 0 and self.bad_epochs >= self.patience
+
+    def restart(self):
+        self.bad_epochs = 0
+
+
+class Smoothed:
+    """An exponential moving average: ``s = weight * s + (1 - weight) * value`` (the first value as is).
+
+    Watching a noisy per-epoch signal (the training loss under dropout and augmentation)
+    through it keeps a single bad epoch from cutting the learning rate or stopping a run.
+    """
+
+    def __init__(self, weight=0.7):
+        if not 0 <= weight < 1:
+            raise ValueError(f"weight must be in [0, 1), got {weight!r}")
+        self.weight, self.value = float(weight), None
+
+    def update(self, value):
+        self.value = float(value) if self.value is None else self.weight * self.value + (1 - self.weight) * value
+        return self.value
 
     def state(self):
-        return {"best": self.best, "bad_epochs": self.bad_epochs, "best_epoch": self.best_epoch,
-                "best_loss": self.best_loss}
+        return {"value": self.value}
 
     def load_state(self, state):
-        self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
-        self.best_epoch = int(state["best_epoch"])
-        self.best_loss = float(state.get("best_loss", math.inf))
+        self.value = None if state.get("value") is None else float(state["value"])

@@ -2,12 +2,26 @@
 early stopping, checkpoints that resume exactly, a metrics log and a progress bar.
 
     trainer = Trainer(TrainConfig(cell="gru", attention_layers=1), train, val, out_dir="runs/m1")
-    result = trainer.fit()                 # or fit(resume=True) after an interruption
+    result = trainer.fit()                 # fit(resume=True) after an interruption; fit(overwrite=True) to redo
     test_loss, test_acc = trainer.evaluate(test)
 
 Data are any objects with ``sequences`` (a list of time-major ``(T_i, D)`` arrays)
-and ``labels`` (integers from 0). Batches are padded and masked on the host and
-move to the device at the batch boundary.
+and ``labels`` (integers from 0), and optionally ``skeleton`` (True for frames of
+joints x (x, y, z): the augmentation and the mean readout apply). Batches are padded
+and masked on the host and move to the device at the batch boundary.
+
+The recipe (``minieleatt.recipe``): settings left at None (batch size, epochs) are
+chosen from the size of the training set; sequences longer than ``max_length`` are
+averaged over windows. The run watches one number: the validation loss, or without a
+validation set the training loss smoothed over epochs. The learning rate is cut when it
+stalls for ``lr_patience`` epochs, the run stops when it stalls for ``early_stop`` epochs
+(0 turns either off), and the epoch with the best value is the one kept. At the end, a
+training accuracy near chance is reported with its likely cause.
+
+Runs are never lost or silently changed (``minieleatt.runs``): a folder that holds a run
+is refused unless ``resume`` or ``overwrite``; ``resume`` needs a checkpoint and the same
+settings (model, data, seed, optimiser, batch size, ...) and accepts more epochs, which
+also continue a run that stopped early.
 
 Reproducibility: one ``numpy.random.Generator`` (seeded by ``config.seed``)
 drives the shuffling, the augmentation and the dropout masks. Its state is saved
@@ -20,50 +34,81 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 from tqdm import tqdm
 
+from . import analysis, recipe
 from .backend import to_device, to_host
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import check_architecture, check_settings, load_checkpoint, load_parameters_into, save_checkpoint
 from .data.augment import augment_batch
-from .data.batching import check_dataset, iterate_batches
-from .errors import CheckpointError, TrainingError
-from .nn import EleAttNet, softmax_cross_entropy
-from .optim import OPTIMIZERS, EarlyStopping, ReduceLROnPlateau, clip_by_global_norm
+from .data.batching import average_windows, check_dataset, fingerprint, iterate_batches
+from .data.sources import Dataset
+from .errors import CheckpointError, RunFolderError, TrainingError
+from .implementations import IMPLS
+from .nn import READOUTS, EleAttNet, softmax_cross_entropy
+from .optim import OPTIMIZERS, EarlyStopping, ReduceLROnPlateau, Smoothed, clip_by_global_norm
+from .runs import prepare_folder
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+def option(default, help, group="training", choices=None, flag=None):
+    """A ``TrainConfig`` field with what the command line needs to offer it: its help text, its
+    group ('model' or 'training'), its choices and, where it differs from the field's name,
+    its flag. ``minieleatt.cli`` builds the options of ``train`` and ``compare`` from these."""
+    return field(default=default, metadata={"help": help, "group": group, "choices": choices, "flag": flag})
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a training run. The defaults are the paper's where they fit."""
+    """Everything that defines a training run. The defaults are the paper's where they fit;
+    None means "chosen from the data" (see ``minieleatt.recipe``)."""
 
-    cell: str = "gru"                # 'rnn' | 'lstm' | 'gru'
-    hidden_size: int = 100
-    num_layers: int = 3
-    attention_layers: int = None     # the first m layers carry the gate (None: all of them)
-    attention: str = "sigmoid"       # the gate's activation: 'sigmoid' | 'softmax'
-    reset_after: bool = False        # GRU variant
-    dropout: float = 0.5             # after every recurrent layer
-    readout: str = "mean"            # 'mean' over valid steps | 'last' valid step
-    optimizer: str = "adam"          # 'adam' | 'sgd'
-    lr: float = 0.005
-    momentum: float = 0.9            # SGD only
-    weight_decay: float = 0.0
-    clip: float = 1.0                # global-norm clipping (0: off)
-    batch_size: int = 64
-    epochs: int = 30
-    lr_patience: int = 6             # epochs without a better validation accuracy before lr × lr_factor
-    lr_factor: float = 0.1
-    min_lr: float = 1e-5
-    early_stop: int = 10             # epochs without improvement before stopping (0: never)
-    augment: bool = True             # random rotation ± rotation rad per axis + Gaussian noise
-    rotation: float = 0.3
-    noise: float = 0.01
-    seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float32"
-    impl: str = "auto"               # the cells' implementation: 'auto' | 'reference' | 'fast' | 'fused'
+    cell: str = option("gru", "the recurrent cell", "model", choices=CELLS)
+    hidden_size: int = option(100, "neurons per layer", "model", flag="--hidden")
+    num_layers: int = option(3, "recurrent layers", "model", flag="--layers")
+    attention_layers: int = option(None, "the first M layers carry the attention gate (default: all)", "model")
+    attention: str = option("sigmoid", "the gate's activation (sigmoid: the paper's; softmax: its ablation)",
+                            "model", choices=("sigmoid", "softmax"))
+    reset_after: bool = option(False, "GRU: the cuDNN/PyTorch variant", "model")
+    dropout: float = option(0.5, "dropout after every recurrent layer", "model")
+    readout: str = option(None, "how the states of a sequence become one vector: their mean over the valid "
+                                "steps, the last valid step, or both side by side (default: mean for skeleton "
+                                "data, as in the authors' code; mean+last for other data, whose series are "
+                                "often normalised one by one, so that a mean over time alone starts with no "
+                                "class signal)", "model", choices=READOUTS)
+    optimizer: str = option("adam", "the optimiser", choices=tuple(OPTIMIZERS))
+    lr: float = option(None, "learning rate (default: the paper's 0.005 at batch 64 or more, times sqrt(batch "
+                             "size / 64) below: 0.0018 at batch 8)")
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(0.0, "L2 penalty on the weight matrices")
+    clip: float = option(1.0, "clip the gradients' global norm (0: off)")
+    batch_size: int = option(None, "sequences per update (default: the power of two nearest N/30 for N "
+                                   "training sequences, at least 8 and at most 64)")
+    epochs: int = option(None, "passes over the training set (default: enough for about 1,000 updates, at "
+                               "least 30 and at most 200)")
+    lr_patience: int = option(None, "epochs without a better watched loss (the validation loss, or the smoothed "
+                                    "training loss without a validation set) before the learning rate is "
+                                    "multiplied by lr_factor (default: a fifth of the epochs, at least 5; 0: off)")
+    lr_factor: float = option(0.1, "the schedule's factor")
+    min_lr: float = option(1e-5, "the schedule's floor")
+    early_stop: int = option(None, "epochs without a better watched loss before the run stops (default: a third "
+                                   "of the epochs, at least 10; 0: off)")
+    max_length: int = option(64, "sequences longer than this many steps are averaged over windows of "
+                                  "ceil(longest / max_length) steps, to bound the work (0: off)")
+    augment: bool = option(True, "random rotation of ± rotation rad per axis and Gaussian noise (skeleton data "
+                                 "only)")
+    rotation: float = option(0.3, "augmentation: largest rotation angle (rad)")
+    noise: float = option(0.01, "augmentation: standard deviation of the noise")
+    seed: int = option(0, "seed of the initialisation, batch order, augmentation and dropout (and of "
+                          "the synthetic data)")
+    device: str = option("cpu", "where to compute", choices=("cpu", "gpu"))
+    dtype: str = option("float32", "floating-point type of the computation", choices=("float32", "float64"))
+    impl: str = option("auto", "which implementation of the cells runs: auto (the NumPy fast path on the CPU, "
+                               "the fused kernels on the GPU), reference (the readable minieleatt.functional), "
+                               "fast or fused", choices=IMPLS)
 
     @classmethod
     def from_dict(cls, d):
@@ -74,31 +119,59 @@ class TrainConfig:
         return cls(**d)
 
     def check(self):
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                      or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None (chosen from the data), got {value!r}")
+        for name in ("lr_patience", "early_stop", "max_length"):
+            value = getattr(self, name)
+            if value is None and name != "max_length":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0 (0: off), got {value!r}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be positive or None (chosen from the batch size), got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
         return self
 
 
-class Trainer:
-    """Trains an ``EleAttNet`` on padded, masked mini-batches (see the module docstring)."""
+# settings that may change when a run is resumed: more epochs, another device
+RESUMABLE_CHANGES = ("epochs", "device")
 
-    def __init__(self, config, train_data, val_data=None, out_dir=None, progress=True, log=print):
-        self.config = config.check()
+
+def _shortened(data, window):
+    if window == 1:
+        return data
+    return Dataset(average_windows(data.sequences, window), np.asarray(data.labels),
+                   tuple(getattr(data, "class_names", ()) or ()), bool(getattr(data, "skeleton", False)))
+
+
+class Trainer:
+    """Trains an ``EleAttNet`` on padded, masked mini-batches (see the module docstring).
+
+    ``data_info``: a flat dict of the settings that produced the data (source, name, seed, ...),
+    stored in the checkpoints with a fingerprint of the training and validation sets, so that
+    a resumed run can refuse other data.
+    """
+
+    def __init__(self, config, train_data, val_data=None, out_dir=None, progress=True, log=print, data_info=None):
+        self.requested = config.check()
         if val_data is not None and len(val_data.labels) == 0:
-            val_data = None                 # too little data to hold any out: select on the training accuracy
-        self.train_data, self.val_data = train_data, val_data
-        labels = check_dataset(train_data.sequences, train_data.labels, None)
+            val_data = None                 # no validation set: the run watches the smoothed training loss
+        labels = check_dataset(train_data.sequences, train_data.labels, None, "train_data")
         names = getattr(train_data, "class_names", None)
         self.num_classes = len(names) if names else int(labels.max()) + 1
         check_dataset(train_data.sequences, labels, self.num_classes)
         if val_data is not None:
-            check_dataset(val_data.sequences, val_data.labels, self.num_classes)
-        input_size = int(np.asarray(train_data.sequences[0]).shape[1])
+            check_dataset(val_data.sequences, val_data.labels, self.num_classes, "val_data")
         c = config
+        self.window = recipe.length_window(max(len(s) for s in train_data.sequences), c.max_length)
+        self.train_data = _shortened(train_data, self.window)
+        self.val_data = None if val_data is None else _shortened(val_data, self.window)
+        c = self.config = recipe.resolve(c, len(labels), bool(getattr(train_data, "skeleton", False)))
+        input_size = int(np.asarray(train_data.sequences[0]).shape[1])
         self.net = EleAttNet(input_size, self.num_classes, cell=c.cell, hidden_size=c.hidden_size,
                              num_layers=c.num_layers, attention_layers=c.attention_layers, attention=c.attention,
                              dropout=c.dropout, readout=c.readout, reset_after=c.reset_after, dtype=c.dtype,
@@ -110,13 +183,36 @@ class Trainer:
             self.optimizer = OPTIMIZERS["adam"](params, c.lr, weight_decay=c.weight_decay)
         self.scheduler = ReduceLROnPlateau(self.optimizer, c.lr_factor, c.lr_patience, c.min_lr)
         self.stopper = EarlyStopping(c.early_stop)
+        self.smoothed = Smoothed()
         self.rng = np.random.default_rng(c.seed)
         self.epoch = 0                      # epochs completed
         self.history = []                   # one dict per epoch
         self.out_dir = None if out_dir is None else os.fspath(out_dir)
         self.progress, self.log = progress, log
         self.stopped_early = False
-        self.best_params = None             # host copy of the parameters at the best validation accuracy
+        self.best_params = None             # host copy of the parameters at the best watched value
+        self.data_info = {**(data_info or {}), "window": self.window,
+                          "train": fingerprint(self.train_data.sequences, self.train_data.labels),
+                          "val": None if self.val_data is None else fingerprint(self.val_data.sequences,
+                                                                                 self.val_data.labels)}
+
+    @property
+    def watched(self):
+        """The name of the number the run watches."""
+        return "validation loss" if self.val_data is not None else "training loss (smoothed)"
+
+    def describe_recipe(self):
+        """One line: the settings chosen for this run and what it watches."""
+        c, r, n = self.config, self.requested, len(self.train_data.labels)
+        said = [f"batch size {c.batch_size}" + (f" (from {n} training sequences)" if r.batch_size is None else ""),
+                f"{c.epochs} epochs" + (" (about 1,000 updates)" if r.epochs is None else ""),
+                f"learning rate {c.lr:.2g}" + (" (0.005 x sqrt(batch size / 64))" if r.lr is None else "")]
+        if self.window > 1:
+            said.append(f"sequences averaged over windows of {self.window} steps (longer than {c.max_length})")
+        said.append(f"watching the {self.watched}: learning rate x {c.lr_factor:g} after "
+                    + (f"{c.lr_patience} stalled epochs" if c.lr_patience else "no stalled epochs (schedule off)")
+                    + (f", stop after {c.early_stop}" if c.early_stop else ", no early stopping"))
+        return "recipe: " + "; ".join(said)
 
     # ------------------------------------------------------------------ paths
     def _path(self, name):
@@ -154,7 +250,7 @@ class Trainer:
                 bar.close()
                 raise TrainingError(
                     f"the training loss became {loss} at epoch {self.epoch + 1}, batch {b + 1} "
-                    f"(learning rate {self.optimizer.lr:g}); try a smaller --lr, a tighter --clip, or check the data")
+                    f"(learning rate {self.optimizer.lr:g}); try a smaller lr, a tighter clip, or check the data")
             clip_by_global_norm(grads, c.clip)
             self.optimizer.step(grads)
             total_loss += loss * len(y)
@@ -165,9 +261,17 @@ class Trainer:
         bar.close()
         return total_loss / seen, correct / seen
 
+    def _prepared(self, data):
+        """``data`` checked against this model's classes and shortened like the training set."""
+        check_dataset(data.sequences, data.labels, self.num_classes, "data")
+        return _shortened(data, self.window)
+
     def evaluate(self, data, batch_size=256):
         """Mean loss and accuracy on ``data`` (no dropout, no augmentation, no cache)."""
-        check_dataset(data.sequences, data.labels, self.num_classes)
+        return self._evaluate(self._prepared(data), batch_size)
+
+    def _evaluate(self, data, batch_size=256):
+        """``evaluate`` on data already checked and shortened."""
         total_loss, correct, n = 0.0, 0, 0
         for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
             x, mask, y = self._device_batch(x, mask, y)
@@ -180,6 +284,7 @@ class Trainer:
 
     def predict(self, data, batch_size=256):
         """Predicted class of every sequence of ``data`` (a NumPy int array)."""
+        data = self._prepared(data)
         preds = []
         for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
             x, mask, _ = self._device_batch(x, mask, y)
@@ -188,33 +293,29 @@ class Trainer:
         return np.concatenate(preds)
 
     def class_attention(self, data, batch_size=256):
-        """The first layer's mean gate response per class: (C, D), averaged over valid steps, then sequences.
-
-        Needs a first layer with the gate (``attention_layers >= 1``).
-        """
+        """The first layer's mean gate response per class: (C, D), averaged over valid steps, then sequences
+        (see ``minieleatt.analysis``). Needs a first layer with the gate (``attention_layers >= 1``)."""
         if self.net.attention_layers < 1:
             raise ValueError("the first layer has no attention gate (attention_layers = 0)")
-        D = self.net.layers[0].input_size
-        sums = np.zeros((self.num_classes, D))
-        counts = np.zeros(self.num_classes)
+        data = self._prepared(data)
+        per_sequence, labels = [], []
         for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
             xd, md, _ = self._device_batch(x, mask, y)
             _, cache = self.net.forward(xd, md, keep_attention=True)
-            a = to_host(cache.attention).astype(np.float64)                 # (T, B, D)
-            per_seq = (a * mask[:, :, None]).sum(axis=0) / mask.sum(axis=0)[:, None]
-            np.add.at(sums, y, per_seq)
-            np.add.at(counts, y, 1)
-        return sums / np.maximum(counts, 1)[:, None]
+            per_sequence.append(analysis.sequence_attention(to_host(cache.attention), mask))
+            labels.append(y)
+        return analysis.class_attention(np.concatenate(per_sequence), np.concatenate(labels), self.num_classes)
 
     # ------------------------------------------------------------------ checkpoints
     def state(self):
         """(arrays, meta) of the whole training state."""
         arrays = {f"param.{k}": v for k, v in self.net.parameters().items()}
         arrays.update({f"optim.{k}": v for k, v in self.optimizer.state_arrays().items()})
-        meta = {"config": asdict(self.config), "architecture": self.net.architecture(), "epoch": self.epoch,
-                "history": self.history, "rng": self.rng.bit_generator.state,
+        meta = {"config": asdict(self.config), "data": self.data_info, "architecture": self.net.architecture(),
+                "epoch": self.epoch, "history": self.history, "rng": self.rng.bit_generator.state,
                 "optimizer": self.optimizer.state_numbers(), "scheduler": self.scheduler.state(),
-                "stopper": self.stopper.state(), "stopped_early": self.stopped_early}
+                "stopper": self.stopper.state(), "smoothed": self.smoothed.state(),
+                "stopped_early": self.stopped_early}
         return arrays, meta
 
     def save(self, path):
@@ -223,25 +324,10 @@ class Trainer:
 
     def load(self, path, weights_only=False):
         """Restore a checkpoint written by ``save``: the parameters, and unless ``weights_only``
-        everything else (optimiser, schedule, RNG, epoch, history)."""
+        everything else (optimiser, schedule, RNG, epoch, history). The architecture must match."""
         arrays, meta = load_checkpoint(path)
-        mine = self.net.architecture()
-        theirs = meta.get("architecture", {})
-        diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
-        if diff:
-            said = ", ".join(f"{k}: checkpoint {a!r}, this model {b!r}" for k, (a, b) in diff.items())
-            raise CheckpointError(f"{path}: checkpoint from a different architecture ({said})")
-        params = self.net.parameters()
-        expected = {f"param.{k}" for k in params}
-        have = {k for k in arrays if k.startswith("param.")}
-        if have != expected:
-            raise CheckpointError(f"{path}: parameters differ: missing {sorted(expected - have)}, "
-                                  f"unexpected {sorted(have - expected)}")
-        for k, p in params.items():
-            a = arrays[f"param.{k}"]
-            if a.shape != p.shape:
-                raise CheckpointError(f"{path}: parameter {k} has shape {a.shape}, this model {p.shape}")
-            p[...] = to_device(a.astype(p.dtype), self.config.device)
+        check_architecture(meta, self.net.architecture(), path)
+        load_parameters_into(arrays, self.net.parameters(), path)
         if weights_only:
             return meta
         try:
@@ -249,6 +335,7 @@ class Trainer:
                                       meta["optimizer"])
             self.scheduler.load_state(meta["scheduler"])
             self.stopper.load_state(meta["stopper"])
+            self.smoothed.load_state(meta.get("smoothed", {}))
             self.rng.bit_generator.state = meta["rng"]
             self.epoch, self.history = int(meta["epoch"]), list(meta["history"])
             self.stopped_early = bool(meta.get("stopped_early", False))
@@ -256,8 +343,36 @@ class Trainer:
             raise CheckpointError(f"{path}: incomplete training state ({exc})") from exc
         return meta
 
+    def _resume(self):
+        """Continue from ``last.npz`` after checking that it is the same run (see the module docstring)."""
+        path = self.last_checkpoint
+        if not os.path.exists(path):
+            raise RunFolderError(f"nothing to resume in {self.out_dir}: no checkpoint last.npz there")
+        _, meta = load_checkpoint(path)
+        saved = dict(meta.get("config", {}))
+        chosen = {k: saved[k] for k, v in asdict(self.requested).items() if v is None and k in saved}
+        self.config = replace(self.config, **chosen)          # "chosen from the data": as the run chose them
+        mine = asdict(self.config)
+        check_settings({k: v for k, v in saved.items() if k not in RESUMABLE_CHANGES},
+                       {k: v for k, v in mine.items() if k not in RESUMABLE_CHANGES}, path, what="settings")
+        check_settings(meta.get("data", {}), self.data_info, path, what="data")
+        done = int(meta.get("epoch", 0))
+        if self.config.epochs < done:
+            raise CheckpointError(f"{path}: the run has trained {done} epochs already; epochs={self.config.epochs} "
+                                  "is fewer (give at least as many to continue it)")
+        self.load(path)
+        self.log(f"resumed from {path} after epoch {self.epoch}")
+        if self.stopped_early:
+            if self.config.epochs > int(saved.get("epochs", done)):
+                self.stopped_early = False
+                self.stopper.restart()
+                self.log(f"the run had stopped early after epoch {done}; continuing it up to epoch {self.config.epochs}")
+            else:
+                self.log(f"the run stopped early after epoch {done}; give more epochs than its {saved.get('epochs')} "
+                         "to continue it")
+
     def restore_best(self):
-        """Put the parameters of the best validation epoch back into the network."""
+        """Put the parameters of the best epoch (best watched value) back into the network."""
         if self.best_params is not None:
             for k, p in self.net.parameters().items():
                 p[...] = to_device(self.best_params[k], self.config.device)
@@ -273,32 +388,36 @@ class Trainer:
         os.replace(tmp, path)
 
     # ------------------------------------------------------------------ the loop
-    def fit(self, resume=False):
-        """Train until ``config.epochs`` or early stopping; keep the best checkpoint and restore it.
+    def fit(self, resume=False, overwrite=False):
+        """Train until ``config.epochs`` or early stopping; keep the best epoch's parameters and restore them.
 
-        resume=True continues from ``out_dir/last.npz`` when it exists.
-        Returns a dict: history, best_epoch, best_val_acc, epochs, seconds, stopped_early.
+        With ``out_dir``: ``resume=True`` continues the run in it from ``last.npz``; ``overwrite=True``
+        moves a run already there aside and starts again; without either, a folder holding a run
+        is refused (``RunFolderError``). Returns a dict: history, best_epoch, best_val_acc,
+        best_val_loss (None without a validation set), epochs, seconds, stopped_early, watched,
+        train_acc (of the kept parameters, without dropout), warning (a sentence, or None).
         """
-        c = self.config
         if self.out_dir is not None:
-            os.makedirs(self.out_dir, exist_ok=True)
+            prepare_folder(self.out_dir, resume=resume, overwrite=overwrite, log=self.log)
+        elif resume:
+            raise ValueError("resume=True needs an out_dir with a checkpoint")
         if resume:
-            if self.out_dir is None:
-                raise ValueError("resume=True needs an out_dir with a checkpoint")
-            if os.path.exists(self.last_checkpoint):
-                self.load(self.last_checkpoint)
-                self.log(f"resumed from {self.last_checkpoint} after epoch {self.epoch}")
-        start = time.perf_counter()
+            self._resume()
+        else:
+            self.log(self.describe_recipe())
+        c = self.config
+        start, first = time.perf_counter(), self.epoch
         while self.epoch < c.epochs and not self.stopped_early:
             t0 = time.perf_counter()
             train_loss, train_acc = self.train_epoch()
-            val_loss, val_acc = self.evaluate(self.val_data) if self.val_data is not None else (train_loss, train_acc)
+            val_loss, val_acc = self._evaluate(self.val_data) if self.val_data is not None else (None, None)
+            watched = val_loss if self.val_data is not None else self.smoothed.update(train_loss)
             lr = self.optimizer.lr
             self.epoch += 1
-            improved, stop = self.stopper.step(val_acc, self.epoch, val_loss)
-            self.scheduler.step(val_acc)
+            improved, stop = self.stopper.step(watched, self.epoch)
+            self.scheduler.step(watched)
             row = {"epoch": self.epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                   "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
+                   "val_acc": val_acc, "watched": watched, "lr": lr, "seconds": time.perf_counter() - t0}
             self.history.append(row)
             self.stopped_early = stop
             if improved:
@@ -308,10 +427,19 @@ class Trainer:
                     self.save(self.best_checkpoint)
                 self.save(self.last_checkpoint)
                 self._write_metrics()
-            self.log(f"epoch {self.epoch:3d}  train loss {train_loss:.4f} acc {train_acc:.3f}  "
-                     f"val loss {val_loss:.4f} acc {val_acc:.3f}  lr {lr:g}{'  *' if improved else ''}")
-        if self.stopped_early:
-            self.log(f"early stop: no better validation accuracy for {c.early_stop} epochs")
+            val = "" if val_loss is None else f"val loss {val_loss:.4f} acc {val_acc:.3f}  "
+            self.log(f"epoch {self.epoch:3d}  train loss {train_loss:.4f} acc {train_acc:.3f}  {val}"
+                     f"lr {lr:g}{'  *' if improved else ''}")
+        if self.stopped_early and self.epoch > first:
+            self.log(f"early stop: no better {self.watched} for {c.early_stop} epochs")
         self.restore_best()
-        return {"history": self.history, "best_epoch": self.stopper.best_epoch, "best_val_acc": self.stopper.best,
-                "epochs": self.epoch, "seconds": time.perf_counter() - start, "stopped_early": self.stopped_early}
+        best = next((row for row in self.history if row["epoch"] == self.stopper.best_epoch), None)
+        _, final_train_acc = self._evaluate(self.train_data)
+        warning = recipe.chance_warning(final_train_acc, self.train_data.labels, self.history, c.min_lr)
+        if warning:
+            self.log("warning: " + warning)
+        return {"history": self.history, "best_epoch": self.stopper.best_epoch,
+                "best_val_acc": None if best is None else best["val_acc"],
+                "best_val_loss": None if best is None else best["val_loss"], "epochs": self.epoch,
+                "seconds": time.perf_counter() - start, "stopped_early": self.stopped_early,
+                "watched": self.watched, "train_acc": final_train_acc, "warning": warning}

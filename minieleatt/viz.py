@@ -1,6 +1,7 @@
 """Figures (matplotlib): loss curves, accuracy bars, attention drawn on the skeleton.
 
-Functions take arrays and numbers and return a ``matplotlib.figure.Figure``;
+Functions take arrays and numbers and return a ``matplotlib.figure.Figure``; the
+numbers about the attention (ratios, per-joint sums) come from ``minieleatt.analysis``;
 they know the skeleton's bones but nothing of the models or the training loop.
 Figures are made without pyplot's global state, so a script can make many
 without leaking memory; ``save(fig, path)`` writes a PNG.
@@ -11,6 +12,7 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
+from .analysis import attention_ratio
 from .data.joints import BONES, JOINT_INDEX, NUM_JOINTS, REST_POSE
 
 COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
@@ -27,7 +29,8 @@ def save(fig, path, dpi=120):
 def plot_loss_curves(histories, title="Loss per epoch: training (solid) and validation (dashed)"):
     """One colour per model: training loss solid, validation loss dashed (the paper's convergence figure).
 
-    histories: dict label -> list of per-epoch dicts with 'epoch', 'train_loss', 'val_loss'.
+    histories: dict label -> list of per-epoch dicts with 'epoch', 'train_loss', 'val_loss' (None
+    without a validation set: then only the training loss is drawn).
     """
     if not histories:
         raise ValueError("plot_loss_curves: no histories to plot")
@@ -37,7 +40,8 @@ def plot_loss_curves(histories, title="Loss per epoch: training (solid) and vali
         color = COLORS[i % len(COLORS)]
         epochs = [row["epoch"] for row in hist]
         ax.plot(epochs, [row["train_loss"] for row in hist], color=color, lw=2, label=f"{label} train")
-        ax.plot(epochs, [row["val_loss"] for row in hist], color=color, lw=2, ls="--", label=f"{label} val")
+        if any(row.get("val_loss") is not None for row in hist):         # no validation set: no dashed line
+            ax.plot(epochs, [row["val_loss"] for row in hist], color=color, lw=2, ls="--", label=f"{label} val")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy loss")
     ax.set_title(title)
@@ -78,28 +82,6 @@ def plot_accuracy_bars(labels, accuracies, title="Test accuracy", baseline=None,
     return fig
 
 
-def joint_attention(attention, channels_per_joint=3):
-    """Per-joint response from per-element responses: (..., J*3) -> (..., J), x, y, z summed."""
-    a = np.asarray(attention, dtype=float)
-    if a.shape[-1] % channels_per_joint:
-        raise ValueError(f"attention has {a.shape[-1]} elements, not a multiple of {channels_per_joint}")
-    return a.reshape(a.shape[:-1] + (-1, channels_per_joint)).sum(axis=-1)
-
-
-def attention_ratio(joint_weights, relevant):
-    """Mean response on the relevant joints over the mean on the others, one number per class.
-
-    joint_weights: (K, J); relevant: K collections of joint indices. Returns (K,) ratios.
-    """
-    w = np.asarray(joint_weights, dtype=float)
-    ratios = []
-    for k, rel in enumerate(relevant):
-        mask = np.zeros(w.shape[1], dtype=bool)
-        mask[list(rel)] = True
-        if mask.all() or not mask.any():
-            raise ValueError(f"class {k}: relevant joints must be a non-empty proper subset")
-        ratios.append(w[k, mask].mean() / w[k, ~mask].mean())
-    return np.array(ratios)
 
 
 def display_pose(pose=REST_POSE, abduction=0.6):
@@ -115,25 +97,6 @@ def display_pose(pose=REST_POSE, abduction=0.6):
             pose[j] = shoulder + rot @ (pose[j] - shoulder)
     return pose
 
-
-def attention_selectivity(joint_weights, relevant):
-    """How much more a class's relevant joints are attended in that class than in the others.
-
-    joint_weights: (K, J); relevant: K collections of joint indices. Entry k is the mean
-    response on class k's relevant joints for class k, over the mean response on those same
-    joints for the other classes: above 1 when the gate opens them for this action, not
-    merely for every action (which the ratio of ``attention_ratio`` cannot tell apart).
-    """
-    w = np.asarray(joint_weights, dtype=float)
-    K = w.shape[0]
-    if K < 2:
-        raise ValueError("attention_selectivity needs at least two classes")
-    out = []
-    for k, rel in enumerate(relevant):
-        rel = list(rel)
-        others = np.delete(np.arange(K), k)
-        out.append(w[k, rel].mean() / w[np.ix_(others, rel)].mean())
-    return np.array(out)
 
 
 def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, title=None, ncols=None):

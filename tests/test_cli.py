@@ -59,6 +59,43 @@ def test_train_and_resume_end_to_end_on_tiny_synthetic_data(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 3
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+    config = summary["config"]                          # the settings the run used, chosen ones included
+    assert (config["cell"], config["hidden_size"], config["batch_size"], config["readout"]) == ("lstm", 8, 8, "mean")
+    env = summary["environment"]
+    assert env["numpy"] and env["blas"] and env["cpu"] and env["device"] == "cpu"
+
+
+def test_the_train_and_compare_options_come_from_train_config():
+    from dataclasses import fields
+
+    from minieleatt.cli import build_parser
+    from minieleatt.train import TrainConfig
+
+    parser = build_parser()
+    args = parser.parse_args(["train"])
+    for f in fields(TrainConfig):                       # every field, with the dataclass's own default
+        assert getattr(args, f.name) == f.default, f.name
+    compare = parser.parse_args(["compare"])
+    assert not hasattr(compare, "cell") and compare.attention_layers_list is None
+    helps = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    assert "the power of two nearest N/30" in helps and "sqrt(batch size / 64)" in helps and "0: off" in helps
+
+
+def test_a_new_train_config_field_appears_on_the_command_line(monkeypatch):
+    import dataclasses
+
+    from minieleatt import cli, train
+
+    @dataclasses.dataclass
+    class Extended(train.TrainConfig):
+        impl: str = train.option("auto", "which implementation", choices=("auto", "reference"))
+        warmup: int = 0
+
+    monkeypatch.setattr(cli, "TrainConfig", Extended)
+    args = cli.build_parser().parse_args(["train", "--impl", "reference", "--warmup", "3"])
+    config = cli.config_from_args(args)
+    assert (config.impl, config.warmup) == ("reference", 3)
+    assert cli.build_parser().parse_args(["train"]).impl == "auto"
 
 
 def test_compare_end_to_end_writes_the_table_and_three_figures(tmp_path, capsys):
@@ -72,6 +109,8 @@ def test_compare_end_to_end_writes_the_table_and_three_figures(tmp_path, capsys)
         assert (out / name).stat().st_size > 0, name
     results = json.loads((out / "results.json").read_text())["results"]
     assert [r["attention_layers"] for r in results] == [0, 1, 2]
+    settings = (out / "results.md").read_text().split("Settings: ")[1]
+    assert "batch_size=8," in settings and "readout=mean," in settings and "lr=0.0017" in settings   # as chosen
     assert results[0]["attention_ratio"] is None and results[2]["attention_ratio"] > 0
 
 
@@ -84,9 +123,9 @@ def test_compare_cells_with_and_without_the_gate(tmp_path, capsys):
 
 
 def test_bad_data_options_are_clear_errors(tmp_path, capsys):
-    assert main(["train", "--data", "ntu", "--data-dir", str(tmp_path), "--quiet", "--out", str(tmp_path)]) == 2
+    assert main(["train", "--data", "ntu", "--data-dir", str(tmp_path), "--quiet", "--out", str(tmp_path / "a")]) == 2
     assert "no *.skeleton file in" in capsys.readouterr().err
-    assert main(["train", "--data", "ts", "--quiet", "--out", str(tmp_path)]) == 2
+    assert main(["train", "--data", "ts", "--quiet", "--out", str(tmp_path / "b")]) == 2
     assert "needs a problem name" in capsys.readouterr().err
 
 
@@ -100,4 +139,7 @@ def test_compare_over_several_seeds_reports_mean_and_spread(tmp_path, capsys):
         assert r["seeds"] == [0, 1] and len(r["test_accs"]) == 2
         assert r["test_acc"] == sum(r["test_accs"]) / 2
     assert (out / "models" / "1_gru_seed1" / "best.npz").exists() or (out / "models" / "1_gru_seed1" / "last.npz").exists()
-    assert "seeds [0, 1]" in (out / "results.md").read_text()
+    report = (out / "results.md").read_text()
+    assert "seeds [0, 1]" in report and "Single runs differ across machines and BLAS builds" in report
+    env = json.loads((out / "results.json").read_text())["environment"]
+    assert {"minieleatt", "python", "numpy", "blas", "cpu", "cores", "device"} <= set(env)

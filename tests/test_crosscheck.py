@@ -138,7 +138,7 @@ def test_load_network_reads_the_weights_and_refuses_what_is_not_a_network(gru_ch
         crosscheck.load_network(tmp_path / "bare.npz")
     arrays.pop("param.fc.b")
     save_checkpoint(tmp_path / "short.npz", arrays, meta)
-    with pytest.raises(CheckpointError, match=r"missing \['fc.b'\]"):
+    with pytest.raises(CheckpointError, match=r"missing \['param.fc.b'\]"):
         crosscheck.load_network(tmp_path / "short.npz")
 
 

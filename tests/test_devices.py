@@ -25,6 +25,9 @@ class FakeCupyArray:
     def __getitem__(self, index):
         return FakeCupyArray(self.a[index])
 
+    def __len__(self):
+        return len(self.a)
+
 
 def gpu(a):
     return FakeCupyArray(a)
@@ -110,3 +113,21 @@ def test_the_gradient_checker():
         check_gradients(lambda inp: inp["W"], inputs, {"W": gpu(np.ones(3))}, np.ones(3))
     with pytest.raises(DeviceError, match=rf"dout is on the {GPU}"):
         check_gradients(lambda inp: inp["W"], inputs, {"W": np.ones(3)}, gpu(np.ones(3)))
+
+
+def test_the_trainer_names_the_sequence_or_labels_on_the_gpu():
+    from minieleatt.data.sources import Dataset
+    from minieleatt.train import Trainer, TrainConfig
+
+    rng = np.random.default_rng(0)
+    seqs, labels = [rng.standard_normal((5, 3)) for _ in range(6)], np.array([0, 1] * 3)
+    config = TrainConfig(hidden_size=4, num_layers=1, epochs=1, batch_size=2)
+    with pytest.raises(DeviceError, match=rf"train_data.sequences\[2\] is on the {GPU} but data sets are kept on the CPU"):
+        Trainer(config, Dataset(seqs[:2] + [gpu(seqs[2])] + seqs[3:], labels, ("a", "b")), progress=False,
+                log=lambda *a: None)
+    with pytest.raises(DeviceError, match=rf"val_data.labels is on the {GPU}"):
+        Trainer(config, Dataset(seqs, labels, ("a", "b")), Dataset(seqs, gpu(labels), ("a", "b")), progress=False,
+                log=lambda *a: None)
+    trainer = Trainer(config, Dataset(seqs, labels, ("a", "b")), progress=False, log=lambda *a: None)
+    with pytest.raises(DeviceError, match=rf"data.sequences\[0\] is on the {GPU}.*to_host"):
+        trainer.evaluate(Dataset([gpu(s) for s in seqs], labels, ("a", "b")))

@@ -41,6 +41,7 @@ pytestmark = pytest.mark.slow
 # functions and classes all belong on the API pages.
 PACKAGES = ["minieleatt", "minieleatt.functional", "minieleatt.data", "minieleatt.interop", "minieleatt.exercises"]
 MODULES = ["minieleatt.layers", "minieleatt.errors", "minieleatt.backend", "minieleatt.implementations", "minieleatt.nn", "minieleatt.optim", "minieleatt.train",
+           "minieleatt.recipe", "minieleatt.runs", "minieleatt.provenance", "minieleatt.analysis",
            "minieleatt.checkpoint", "minieleatt.gradcheck", "minieleatt.cellcheck", "minieleatt.data.sources",
            "minieleatt.experiment", "minieleatt.viz", "minieleatt.crosscheck", "minieleatt.doctor",
            "minieleatt.functional.gate", "minieleatt.functional.rnn", "minieleatt.functional.lstm",

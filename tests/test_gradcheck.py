@@ -106,3 +106,8 @@ def test_a_dropped_mask_is_caught(monkeypatch):
     assert check_cell(CellConfig("rnn", "sigmoid", masked=False)).passed
     report = check_cell(CellConfig("rnn", "sigmoid", masked=True))
     assert not report.passed and "x" in {r.name for r in report.failures()}
+def test_an_empty_check_is_refused():
+    with pytest.raises(ValueError, match=r"input 'h0' has no entries \(shape \(2, 0\)\): an empty check checks nothing"):
+        check_cell(CellConfig("gru"), H=0)
+    with pytest.raises(ValueError, match="no inputs to check"):
+        check_gradients(lambda inp: np.zeros(1), {}, {}, np.zeros(1))

@@ -337,7 +337,8 @@ def test_masked_recurrent_packs_or_steps_and_honours_batch_first(cell):
 # ----------------------------------------------------------------------------- the network
 
 @pytest.mark.parametrize("cell,reset_after,readout", [("gru", False, "mean"), ("gru", True, "last"),
-                                                      ("lstm", False, "mean"), ("rnn", False, "last")])
+                                                      ("lstm", False, "mean"), ("rnn", False, "last"),
+                                                      ("gru", False, "mean+last"), ("lstm", False, "mean+last")])
 def test_a_network_goes_to_torch_and_back(cell, reset_after, readout):
     net = EleAttNet(D, 4, cell=cell, hidden_size=H, num_layers=3, attention_layers=1, attention="softmax",
                     dropout=0.5, readout=readout, reset_after=reset_after, dtype="float64", seed=5)

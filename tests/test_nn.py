@@ -30,6 +30,7 @@ CASES = [
     dict(cell="lstm", readout="last", m=1),
     dict(cell="rnn", readout="mean", m=2, attention="softmax"),
     dict(cell="gru", readout="mean", m=2, layers=3, dropout=0.0),
+    dict(cell="lstm", readout="mean+last", m=1),
 ]
 
 
@@ -89,6 +90,10 @@ def test_readouts_use_only_valid_steps():
     np.testing.assert_array_equal(readout_forward(hs, mask, "last"), hs[-1])
     d = readout_backward(np.ones((2, 1)), hs.shape, mask, "mean")
     np.testing.assert_allclose(d[:, :, 0], mask / mask.sum(axis=0))
+    both = readout_forward(hs, mask, "mean+last")
+    np.testing.assert_allclose(both, np.concatenate([readout_forward(hs, mask, "mean"), hs[-1]], axis=1))
+    d = readout_backward(np.array([[1.0, 10.0], [1.0, 10.0]]), hs.shape, mask, "mean+last")
+    np.testing.assert_allclose(d[:, :, 0], mask / mask.sum(axis=0) + 10 * (np.arange(4) == 3)[:, None])
 
 
 def test_cross_entropy_is_stable_and_correct():
@@ -109,3 +114,29 @@ def test_inference_forward_keeps_no_cache_but_can_keep_attention():
     assert cache2.attention.shape == (T, B, D)
     with pytest.raises(ValueError, match="needs rng"):
         net.forward(x, mask, train=True)
+
+
+def test_a_sequence_with_no_valid_step_is_an_error_naming_it(device):
+    for readout in ("mean", "last"):
+        net, x, mask, y, _ = make(readout=readout, device=device)
+        mask[:, 2] = 0                                            # sequence 2 is all padding
+        with pytest.raises(ValueError, match="mask: sequence 2 of the batch has no valid step"):
+            net.forward(x, mask)
+        with pytest.raises(ValueError, match="mask: sequence 2 of the batch has no valid step"):
+            net.loss_and_grads(x, y, mask, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"mask must have shape \(T, B\) = \(4, 3\)"):
+        net.forward(x, mask[:, :2])
+
+
+def test_labels_outside_the_classes_or_not_integers_are_errors_naming_them(device):
+    net, x, mask, y, _ = make(device=device)
+    xp = net.xp
+    logits, _ = net.forward(x, mask)
+    with pytest.raises(ValueError, match=r"label -1 of sequence 1 of the batch is outside 0..2 \(3 classes\)"):
+        softmax_cross_entropy(logits, xp.asarray(np.array([0, -1, 1])))          # not the last class in disguise
+    with pytest.raises(ValueError, match="label 3 of sequence 0 of the batch is outside 0..2"):
+        net.loss_and_grads(x, xp.asarray(np.array([3, 0, 1])), mask, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="labels y must be integers"):
+        softmax_cross_entropy(logits, xp.asarray(np.array([0.0, 1.0, 1.0])))
+    with pytest.raises(ValueError, match=r"labels y must have shape \(B,\) = \(3,\)"):
+        softmax_cross_entropy(logits, xp.asarray(np.array([0, 1])))

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from minieleatt.optim import SGD, Adam, EarlyStopping, ReduceLROnPlateau, clip_by_global_norm, global_norm
+from minieleatt.optim import SGD, Adam, EarlyStopping, ReduceLROnPlateau, Smoothed, clip_by_global_norm, global_norm
 
 
 def params():
@@ -74,28 +74,43 @@ def test_bad_settings():
         SGD(params()).step({"W": np.ones((2, 2))})
 
 
-def test_learning_rate_drops_when_validation_accuracy_stalls():
+def test_learning_rate_drops_when_the_monitored_loss_stalls():
     opt = SGD(params(), lr=0.5)
     sched = ReduceLROnPlateau(opt, factor=0.1, patience=2, min_lr=1e-3)
-    reduced = [sched.step(v) for v in [0.5, 0.6, 0.6, 0.59, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]]
-    assert reduced == [False, False, False, False, True, False, False, False, True, False, False, True]
+    losses = [1.0, 0.9, 0.9, 0.9995, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    reduced = [sched.step(v) for v in losses]
+    # 0.9995 is not below 0.9 - 0.1 %: stalled; a cut after 2 stalled epochs, then a fresh count
+    assert reduced == [False, False, False, True, False, False, False, True, False, True, False, False]
     assert opt.lr == pytest.approx(1e-3)         # 0.5 -> 0.05 -> 0.005 -> floor
 
 
-def test_early_stopping_and_state_round_trip():
+def test_patience_0_turns_the_schedule_and_early_stopping_off():
+    opt = SGD(params(), lr=0.5)
+    sched = ReduceLROnPlateau(opt, patience=0)
+    stop = EarlyStopping(patience=0)
+    for epoch in range(1, 50):
+        assert not sched.step(1.0)
+        assert stop.step(1.0, epoch)[1] is False
+    assert opt.lr == 0.5 and stop.best_epoch == 1
+
+
+def test_early_stopping_restart_and_state_round_trip():
     stop = EarlyStopping(patience=2)
     assert stop.step(0.5, 1) == (True, False)
-    assert stop.step(0.4, 2) == (False, False)
-    assert stop.step(0.5, 3) == (False, True)
+    assert stop.step(0.6, 2) == (False, False)
+    assert stop.step(0.5, 3) == (False, True)        # a tie is no improvement
     assert stop.best_epoch == 1
-    tie = EarlyStopping(patience=2)
-    assert tie.step(0.5, 1, loss=0.9) == (True, False)
-    assert tie.step(0.5, 2, loss=0.7) == (True, False)         # same accuracy, lower loss: the better epoch
-    assert tie.step(0.5, 3, loss=0.8) == (False, True)         # ... but a tie does not reset the patience
-    assert tie.best_epoch == 2
+    stop.restart()
+    assert stop.step(0.55, 4) == (False, False)      # a fresh patience
+    assert stop.step(0.4, 5) == (True, False) and stop.best_epoch == 5
     again = EarlyStopping(patience=2)
     again.load_state(stop.state())
     assert again.state() == stop.state()
+    s = Smoothed(0.5)
+    assert [s.update(v) for v in (4.0, 2.0, 2.0)] == [4.0, 3.0, 2.5]
+    s2 = Smoothed(0.5)
+    s2.load_state(s.state())
+    assert s2.update(0.5) == 1.5
     opt = Adam(params(), lr=0.1)
     opt.step({"W": np.ones((2, 2)), "b": np.ones(2)})
     other = Adam(params(), lr=0.3)

@@ -12,7 +12,7 @@ from minieleatt.train import TrainConfig, Trainer
 
 @pytest.fixture(scope="module")
 def splits():
-    return load_splits("synthetic", n_train_per_class=12, n_test_per_class=4, seed=0, length=(8, 14))
+    return load_splits("synthetic", n_train_per_class=12, n_test_per_class=4, seed=0, length=(8, 14), min_val=1)
 
 
 def small(**kw):
@@ -67,16 +67,19 @@ def test_best_checkpoint_is_kept_and_restored(splits, tmp_path):
     best = np.load(tmp_path / "best.npz")
     for k, v in t.net.parameters().items():
         np.testing.assert_array_equal(v, best[f"a/param.{k}"])
-    best_row = max(result["history"], key=lambda r: r["val_acc"])
-    assert result["best_val_acc"] == best_row["val_acc"]
+    best_row = min(result["history"], key=lambda r: r["val_loss"])       # the watched number: validation loss
+    assert result["watched"] == "validation loss" and all(r["watched"] == r["val_loss"] for r in result["history"])
+    assert result["best_epoch"] == best_row["epoch"] and result["best_val_acc"] == best_row["val_acc"]
 
 
 def test_checkpoint_of_another_architecture_is_refused(splits, tmp_path):
     Trainer(small(epochs=1), splits.train, splits.val, out_dir=tmp_path, progress=False, log=lambda *a: None).fit()
-    other = Trainer(small(epochs=2, hidden_size=9), splits.train, splits.val, out_dir=tmp_path, progress=False,
-                    log=lambda *a: None)
+    other = Trainer(small(epochs=2, hidden_size=9), splits.train, splits.val, progress=False, log=lambda *a: None)
     with pytest.raises(CheckpointError, match=r"different architecture \(hidden_size: checkpoint 8, this model 9\)"):
-        other.fit(resume=True)
+        other.load(tmp_path / "last.npz")
+    with pytest.raises(CheckpointError, match=r"other settings: hidden_size: checkpoint 8, now 9"):
+        Trainer(small(epochs=2, hidden_size=9), splits.train, splits.val, out_dir=tmp_path, progress=False,
+                log=lambda *a: None).fit(resume=True)
     data = (tmp_path / "last.npz").read_bytes()
     (tmp_path / "last.npz").write_bytes(data[:200])
     same = Trainer(small(epochs=2), splits.train, splits.val, out_dir=tmp_path, progress=False, log=lambda *a: None)
@@ -87,18 +90,20 @@ def test_checkpoint_of_another_architecture_is_refused(splits, tmp_path):
 def test_nan_loss_stops_training_with_a_clear_message(splits):
     t = Trainer(small(epochs=2), splits.train, splits.val, progress=False, log=lambda *a: None)
     t.net.fc["W"][...] = np.inf
-    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch 1 .*smaller --lr"):
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch 1 .*smaller lr"):
         t.fit()
 
 
 def test_bad_data_and_settings(splits):
     tr = splits.train
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or None"):
         Trainer(small(batch_size=0), tr, splits.val)
+    with pytest.raises(ValueError, match="lr_patience must be an integer >= 0"):
+        Trainer(small(lr_patience=-1), tr, splits.val)
     with pytest.raises(ValueError, match="empty dataset"):
         Trainer(small(), Dataset([], np.zeros(0, np.int64), ()), None)
     bad_labels = Dataset(tr.sequences, np.where(tr.labels == 0, 99, tr.labels), tr.class_names)
-    with pytest.raises(ValueError, match="99"):
+    with pytest.raises(ValueError, match=r"label 99 of sequence \d+ is outside 0..9 \(10 classes\)"):
         Trainer(small(), bad_labels, splits.val)
     wrong_rank = Dataset([s[None] for s in tr.sequences], tr.labels, tr.class_names)
     with pytest.raises(ValueError, match=r"sequence 0 has shape \(1, \d+, 75\), expected \(T_i, C\)"):
@@ -123,3 +128,18 @@ def test_attention_per_class(splits):
     no_gate = Trainer(small(epochs=1, attention_layers=0), splits.train, splits.val, progress=False)
     with pytest.raises(ValueError, match="no attention gate"):
         no_gate.class_attention(splits.test)
+
+
+def test_long_sequences_are_averaged_for_training_and_evaluation_alike(splits):
+    from minieleatt.data.batching import average_windows, pad_sequences
+    from minieleatt.nn import softmax_cross_entropy
+
+    t = Trainer(small(epochs=1, max_length=4), splits.train, splits.val, progress=False, log=lambda *a: None)
+    longest = max(len(s) for s in splits.train.sequences)
+    assert t.window == -(-longest // 4) > 1 and max(len(s) for s in t.train_data.sequences) <= 4
+    assert t.data_info["window"] == t.window
+    x, mask = pad_sequences(average_windows(splits.test.sequences, t.window))
+    logits, _ = t.net.forward(x, mask)
+    loss, _ = softmax_cross_entropy(logits, splits.test.labels)
+    assert t.evaluate(splits.test)[0] == pytest.approx(loss, rel=1e-5)       # the test set, averaged the same way
+    np.testing.assert_array_equal(t.predict(splits.test), logits.argmax(axis=1))

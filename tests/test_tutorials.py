@@ -108,6 +108,23 @@ exec(open(sys.argv[1]).read())
 print(json.dumps({"pip": calls, "package": minieleatt.__file__}))
 """
 
+# runs a notebook's first cell as in a clone without `pip install .`: the first import of minieleatt fails
+AS_IN_A_CLONE = """
+import importlib.abc, sys
+failed = []
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "minieleatt" and not failed:
+            failed.append(name)
+            raise ImportError("No module named 'minieleatt'")
+        return None
+
+sys.meta_path.insert(0, NotInstalled())
+exec(open(sys.argv[1]).read())
+print(minieleatt.__file__)
+"""
+
 
 def _first_cell(path, tmp_path):
     source = next(c for c in _read(path).cells if c.cell_type == "code").source
@@ -133,9 +150,12 @@ def test_the_first_cell_installs_on_a_hosted_service_and_uses_the_checkout_local
     if path.name.startswith("05"):
         wanted.append(["-m", "pip", "install", "-q", "--no-deps", "aeon"])      # the bundled UEA files
     assert sorted(result["pip"]) == sorted(wanted)
-    # locally, not installed (this venv has no minieleatt): the cell finds the checkout the notebook sits in
-    run = subprocess.run([sys.executable, "-c", "exec(open(%r).read()); print(minieleatt.__file__)" % str(cell)],
-                         cwd=path.parent, capture_output=True, text=True, env=env)
+    # locally, not installed (CI installs the package, so its import is made to fail once as in a plain clone):
+    # the cell finds the checkout the notebook sits in
+    local = tmp_path / "as_in_a_clone.py"
+    local.write_text(AS_IN_A_CLONE)
+    run = subprocess.run([sys.executable, str(local), str(cell)], cwd=path.parent, capture_output=True, text=True,
+                         env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == str(ROOT / "minieleatt" / "__init__.py")
 

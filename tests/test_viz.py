@@ -1,30 +1,10 @@
-"""Figures and the attention numbers."""
+"""Figures: loss curves, accuracy bars, the skeleton."""
 
 import numpy as np
 import pytest
 
 from minieleatt import viz
 from minieleatt.data import RELEVANT_JOINTS, REST_POSE
-
-
-def test_attention_ratio_and_selectivity():
-    w = np.ones((2, 25))
-    w[0, [1, 2]] = 3.0                      # class 0 attends its joints 1, 2
-    w[1, [1, 2]] = 3.0                      # ... and so does class 1 (a static preference)
-    rel = [(1, 2), (3,)]
-    np.testing.assert_allclose(viz.attention_ratio(w, rel), [3.0, 24 / 28])   # class 1: 1 over (22·1 + 2·3)/24
-    np.testing.assert_allclose(viz.attention_selectivity(w, rel), [1.0, 1.0])
-    w[1, [1, 2]] = 1.0                      # now only class 0 opens them
-    assert viz.attention_selectivity(w, rel)[0] == pytest.approx(3.0)
-    with pytest.raises(ValueError, match="proper subset"):
-        viz.attention_ratio(w, [(), (1,)])
-
-
-def test_joint_attention_sums_xyz():
-    a = np.arange(6.0).reshape(1, 6)
-    np.testing.assert_array_equal(viz.joint_attention(a), [[3.0, 12.0]])
-    with pytest.raises(ValueError, match="multiple of 3"):
-        viz.joint_attention(np.ones((1, 5)))
 
 
 def test_figures_render(tmp_path):
@@ -35,6 +15,9 @@ def test_figures_render(tmp_path):
                                                   ["x", "y", "z"], RELEVANT_JOINTS[:3]), tmp_path / "sk.png")]
     for p in paths:
         assert p.stat().st_size > 5000
+    no_val = [dict(row, val_loss=None) for row in hist]
+    fig = viz.plot_loss_curves({"a": no_val})
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a train"]
     with pytest.raises(ValueError, match="no histories"):
         viz.plot_loss_curves({})
     with pytest.raises(ValueError, match=r"joint_weights must have shape \(K, 25\)"):

@@ -4,7 +4,12 @@ Sequences are time-major: a case is a ``(T_i, C)`` array; a padded batch is
 ``x (T, N, C)`` with ``mask (T, N)`` (1 on valid steps, 0 on padding).
 """
 
+import hashlib
+
 import numpy as np
+
+from ..backend import is_cupy_array
+from ..errors import DeviceError
 
 
 def pad_sequences(seqs, dtype="float32", length=None):
@@ -36,30 +41,52 @@ def pad_sequences(seqs, dtype="float32", length=None):
 
 
 def _check_labels(labels, num_sequences, num_classes):
-    """``labels`` as an ``(N,)`` int64 array; TypeError / ValueError naming what is wrong."""
+    """``labels`` as an ``(N,)`` int64 array; TypeError / ValueError naming the first bad label and its sequence."""
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be a 1-D array, got shape {labels.shape}")
     if labels.size and not (np.issubdtype(labels.dtype, np.integer) and labels.dtype != np.bool_):
+        if np.issubdtype(labels.dtype, np.floating):
+            odd = np.flatnonzero(~np.isfinite(labels) | (labels != np.round(labels)))
+            if odd.size:
+                i = int(odd[0])
+                raise TypeError(f"label {float(labels[i]):g} of sequence {i} is not an integer; labels are class "
+                                "indices 0..C-1")
+            raise TypeError(f"labels must be integers, got dtype {labels.dtype} (whole numbers: pass "
+                            "labels.astype(int))")
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     if labels.shape[0] != num_sequences:
         raise ValueError(f"got {num_sequences} sequences but {labels.shape[0]} labels")
     labels = labels.astype(np.int64)
-    if labels.size and labels.min() < 0:
-        raise ValueError(f"labels must be >= 0, got {labels.min()}")
-    if num_classes is not None and labels.size and labels.max() >= num_classes:
-        raise ValueError(f"labels must be in [0, {num_classes}), got {labels.max()}")
+    top = None if num_classes is None else num_classes - 1
+    bad = np.flatnonzero((labels < 0) | (labels > (top if top is not None else np.iinfo(np.int64).max)))
+    if bad.size:
+        i = int(bad[0])
+        if top is None:
+            raise ValueError(f"label {labels[i]} of sequence {i} is negative; labels are class indices from 0")
+        raise ValueError(f"label {labels[i]} of sequence {i} is outside 0..{top} ({num_classes} classes)")
     return labels
 
 
-def check_dataset(sequences, labels, num_classes):
+def _on_the_gpu(what):
+    return DeviceError(f"{what} is on the GPU (a CuPy array) but data sets are kept on the CPU (NumPy arrays): each "
+                       f"batch is moved to the model's device (config.device) when it is used; pass "
+                       f"minieleatt.to_host(array)")
+
+
+def check_dataset(sequences, labels, num_classes, name=None):
     """Check a labelled set of sequences; return the labels as an ``(N,)`` int64 array.
 
-    ``sequences``: a non-empty list of ``(T_i, C)`` arrays (``T_i >= 1``, the same
-    ``C`` for all, numeric); ``labels``: ``N`` integers in ``[0, num_classes)``
+    ``sequences``: a non-empty list of ``(T_i, C)`` host (NumPy) arrays (``T_i >= 1``,
+    the same ``C`` for all, numeric); ``labels``: ``N`` integers in ``[0, num_classes)``
     (``num_classes=None`` checks only ``>= 0``). Raises ValueError or TypeError
-    naming the first problem.
+    naming the first problem, and DeviceError for a CuPy array (named ``name.sequences[i]``
+    or ``name.labels`` with a ``name``): data sets stay on the host, and each batch is
+    moved to the model's device.
     """
+    prefix = "" if name is None else name + "."
+    if is_cupy_array(labels):
+        raise _on_the_gpu(prefix + "labels")
     if isinstance(sequences, np.ndarray) and sequences.dtype != object:
         raise TypeError("sequences must be a list of (T_i, C) arrays, got one array; "
                         "pass list(x) for a stack of equal-length cases")
@@ -76,6 +103,8 @@ def check_dataset(sequences, labels, num_classes):
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     channels = None
     for i, s in enumerate(sequences):
+        if is_cupy_array(s):
+            raise _on_the_gpu(f"{prefix}sequences[{i}]")
         shape = np.shape(s)
         if len(shape) != 2:
             raise ValueError(f"sequence {i} has shape {shape}, expected (T_i, C)")
@@ -142,3 +171,57 @@ def stratified_holdout(labels, fraction, rng, minimum=1):
             n = min(max(n, minimum), members.size - 1)
         held[rng.choice(members, n, replace=False)] = True
     return held
+
+
+def validation_holdout(labels, fraction, rng, min_size=30):
+    """The validation split of a training set: ``(held, note)``.
+
+    ``held`` is the boolean mask of ``stratified_holdout(labels, fraction, rng)`` when it
+    holds at least ``min_size`` sequences; below that a validation set is too small to
+    mean anything (one sequence moves its accuracy by more than 3 points), so nothing is
+    held out and ``note`` says so. ``note`` is None when the split was made.
+    """
+    labels = np.asarray(labels)
+    held = stratified_holdout(labels, fraction, rng)
+    if fraction == 0:
+        return held, "no validation set was asked for (validation fraction 0)"
+    if held.sum() < min_size:
+        return np.zeros(len(labels), dtype=bool), (
+            f"no validation set: {int(held.sum())} of the {len(labels)} training sequences "
+            f"({100 * fraction:.0f} % per class) would be too few to mean anything (fewer than {min_size}); "
+            "all of them train")
+    return held, None
+
+
+def average_windows(sequences, window):
+    """Every ``(T_i, C)`` sequence averaged over consecutive windows of ``window`` steps:
+    ``(ceil(T_i / window), C)``; the last window averages the steps that are left.
+
+    ``window`` 1 returns the sequences as they are (the same list).
+    """
+    window = int(window)
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    if window == 1:
+        return sequences
+    out = []
+    for s in sequences:
+        a = np.asarray(s)
+        T = a.shape[0]
+        full = (T // window) * window
+        parts = [a[:full].reshape(T // window, window, -1).mean(axis=1)] if full else []
+        if full < T:
+            parts.append(a[full:].mean(axis=0, keepdims=True))
+        out.append(np.concatenate(parts, axis=0).astype(a.dtype, copy=False))
+    return out
+
+
+def fingerprint(sequences, labels):
+    """A short hex digest of a labelled set (labels, lengths, every value), to tell two sets apart."""
+    digest = hashlib.sha256()
+    digest.update(np.asarray(labels, dtype=np.int64).tobytes())
+    for s in sequences:
+        a = np.ascontiguousarray(s, dtype=np.float32)
+        digest.update(np.int64(a.shape[0]).tobytes())
+        digest.update(a.tobytes())
+    return digest.hexdigest()[:16]

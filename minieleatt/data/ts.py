@@ -67,13 +67,47 @@ def read_ts(path, dtype=np.float64):
     Timestamped files (``@timeStamps true``) are not supported.
     Raises ``DataFormatError`` with the file and 1-based line for every format problem.
     """
+    ts = read_ts_file(path, dtype)
+    return ts.cases, ts.labels, ts.header
+
+
+class TSFile(NamedTuple):
+    """A ``.ts`` file as ``read_ts_file`` returns it: ``read_ts``'s three results, plus ``lines``
+    (the 1-based line of every case, for errors found later) and ``path``."""
+
+    cases: list
+    labels: object
+    header: dict
+    lines: list
+    path: str
+
+
+def read_ts_file(path, dtype=np.float64):
+    """``read_ts`` that also keeps where each case is: returns a ``TSFile``."""
     path = os.fspath(path)
     with open(path, "rb") as f:
         raw = f.read()
     lines = _decode_lines(raw, path)
     header, data_line = _parse_header(lines, path)
-    cases, labels = _parse_data(lines, data_line, header, path, dtype)
-    return cases, labels, header
+    cases, labels, numbers = _parse_data(lines, data_line, header, path, dtype)
+    return TSFile(cases, labels, header, numbers, path)
+
+
+def check_range(cases, lines, path, limit=float(np.finfo(np.float32).max)):
+    """Refuse values beyond ``±limit`` (by default the float32 range, the type training computes in),
+    naming the file, the line, the channel and the step.
+
+    ``cases``, ``lines`` and ``path`` as in a ``TSFile``. Below the limit,
+    a channel's standardisation cannot overflow (its sums of squares stay far from the float64
+    range) and standardised values are at most sqrt(number of values) in size, so they fit
+    float32 too; above it, the float32 cast overflows or one huge value flattens the channel.
+    """
+    for case, number in zip(cases, lines):
+        big = np.abs(case) > limit
+        if big.any():
+            t, c = (int(i) for i in np.argwhere(big)[0])
+            raise DataFormatError(f"value {case[t, c]:g} (channel {c + 1}, step {t + 1}) is beyond the float32 "
+                                  f"range ±{limit:.3g}; rescale the data", path, number)
 
 
 def _decode_lines(raw, path):
@@ -194,7 +228,7 @@ def _parse_data(lines, data_line, header, path, dtype):
     channels, channels_from = _expected_channels(header)
     length = header.get("serieslength") if header.get("equallength") else None
     length_from = "@seriesLength" if length is not None else None
-    cases, labels = [], []
+    cases, labels, numbers = [], [], []
     for i in range(data_line + 1, len(lines)):
         text = lines[i].strip()
         if not text or text.startswith(_COMMENT):
@@ -229,9 +263,10 @@ def _parse_data(lines, data_line, header, path, dtype):
                 raise DataFormatError(f"series of length {len(case)}, but @equalLength true and the length "
                                       f"is {length} as given by {length_from}", path, number)
         cases.append(case)
+        numbers.append(number)
     if not cases:
         raise DataFormatError("no case after @data (truncated file?)", path, data_line + 1)
-    return cases, (labels if has_label else None)
+    return cases, (labels if has_label else None), numbers
 
 
 def _target_value(label, path, number):
@@ -313,11 +348,16 @@ class ChannelNormalizer:
         values = _valid_rows(cases, mask)
         observed = ~np.isnan(values)
         count = observed.sum(axis=0)
-        total = np.where(observed, values, 0.0).sum(axis=0)
-        mean = np.divide(total, count, out=np.zeros(values.shape[1]), where=count > 0)
-        sq = np.where(observed, (values - mean) ** 2, 0.0).sum(axis=0)
-        var = np.divide(sq, count, out=np.zeros(values.shape[1]), where=count > 0)
-        std = np.sqrt(var)
+        with np.errstate(over="ignore", invalid="ignore"):        # overflow is refused just below
+            total = np.where(observed, values, 0.0).sum(axis=0)
+            mean = np.divide(total, count, out=np.zeros(values.shape[1]), where=count > 0)
+            sq = np.where(observed, (values - mean) ** 2, 0.0).sum(axis=0)
+            var = np.divide(sq, count, out=np.zeros(values.shape[1]), where=count > 0)
+            std = np.sqrt(var)
+        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+        if bad.size:
+            raise ValueError(f"ChannelNormalizer.fit: channel {int(bad[0])} has values too large to standardise "
+                             f"(its mean or standard deviation overflows float64)")
         self.mean_ = mean
         self.std_ = np.where(std > self.eps, std, 1.0)
         return self
@@ -391,6 +431,7 @@ class UEASplit(NamedTuple):
     ``labels``: ``(N,)`` int64, positions in ``classes``.
     ``classes``: tuple of the class names, in the order of the training file's ``@classLabel``.
     ``header``: the parsed header of the file (see ``read_ts``). ``path``: the file.
+    ``lines``: the 1-based line of every case in the file.
     """
 
     cases: list
@@ -398,6 +439,7 @@ class UEASplit(NamedTuple):
     classes: tuple
     header: dict
     path: str
+    lines: list = []
 
 
 def _bundled_roots():
@@ -437,6 +479,36 @@ def _paths_in(folder, name):
         if os.path.isfile(train) and os.path.isfile(test):
             return train, test
     return None
+
+
+def bundled_problems(classification=True):
+    """Names of the UEA/UCR problems bundled with the installed aeon / sktime (sorted, each once).
+
+    ``classification=True`` keeps those whose training file declares class labels
+    (``@classLabel true``), leaving out regression and forecasting sets.
+    """
+    names = set()
+    for _, folder in _bundled_roots():
+        for name in _problems_in(folder):
+            if not classification:
+                names.add(name)
+                continue
+            train, _ = _paths_in(folder, name)
+            if _declares_classes(train):
+                names.add(name)
+    return sorted(names)
+
+
+def _declares_classes(path):
+    """True when the header of the ``.ts`` file at ``path`` says ``@classLabel true``."""
+    with open(path, "rb") as f:
+        for raw in f:
+            words = raw.decode("utf-8", "replace").strip().split()
+            if words and words[0].lower() == "@classlabel":
+                return len(words) > 1 and words[1].lower() == "true"
+            if words and words[0].lower() == "@data":
+                return False
+    return False
 
 
 def find_uea(name, data_dir=None):
@@ -493,7 +565,7 @@ def load_uea(name, split="both", *, data_dir=None, dtype=np.float64):
 
 
 def _read_split(path, classes, dtype):
-    cases, labels, header = read_ts(path, dtype=dtype)
+    cases, labels, header, lines, _ = read_ts_file(path, dtype=dtype)
     if not header.get("classlabel"):
         raise ValueError(f"{path}: not a classification problem (no @classLabel true); use read_ts for it")
     if classes is None:
@@ -503,4 +575,4 @@ def _read_split(path, classes, dtype):
     if unknown:
         raise ValueError(f"{path}: labels {unknown} are not among the training classes {list(classes)}")
     y = np.array([index[lab] for lab in labels], dtype=np.int64)
-    return UEASplit(cases, y, classes, header, path)
+    return UEASplit(cases, y, classes, header, path, lines)

@@ -18,7 +18,7 @@ imports torch.
   ``hx``/``h_n`` of shape (num_layers, B, H), ``batch_first`` honoured.
 - ``EleAttNetTorch``: the classifier network of ``minieleatt.nn.EleAttNet``:
   the layers, dropout after each (identity in ``eval()``), the readout ('mean'
-  over the valid steps or 'last') and a ``torch.nn.Linear``.
+  over the valid steps, 'last', or 'mean+last' side by side) and a ``torch.nn.Linear``.
 
 Masks: where ``mask[t, b] == 0`` the state is carried over unchanged
 (``h_t = h_{t-1}``, ``c_t = c_{t-1}``) and the output at that step is the
@@ -311,7 +311,8 @@ class EleAttNetTorch(nn.Module):
                         reset_after, dtype, device)
             for i in range(num_layers))
         self.dropout = nn.Dropout(float(dropout))
-        self.fc = nn.Linear(hidden_size, num_classes, dtype=dtype, device=device)
+        width = 2 * hidden_size if readout == "mean+last" else hidden_size         # the readout's size
+        self.fc = nn.Linear(width, num_classes, dtype=dtype, device=device)
 
     def config(self):
         return {"kind": NETWORK_KIND, **self.architecture, "dropout": self.dropout.p}
@@ -324,9 +325,17 @@ class EleAttNetTorch(nn.Module):
             raise ValueError(f"state dict of another network: it holds {state}, this module is {self.config()}")
 
     def readout(self, hs, mask):
-        """(T, B, H) -> (B, H): the mean over each sequence's valid steps, or the last state."""
-        if self.architecture["readout"] == "last":
+        """(T, B, H) -> (B, H): the mean over each sequence's valid steps, or the last state;
+        (B, 2H) for 'mean+last': the two side by side, [mean | last]."""
+        kind = self.architecture["readout"]
+        if kind == "last":
             return hs[-1]
+        if kind == "mean+last":
+            return torch.cat([self._mean(hs, mask), hs[-1]], dim=1)
+        return self._mean(hs, mask)
+
+    @staticmethod
+    def _mean(hs, mask):
         if mask is None:
             return hs.mean(dim=0)
         m = (torch.as_tensor(mask, device=hs.device) != 0).to(hs.dtype)[:, :, None]

@@ -63,3 +63,10 @@ def frames_from_tracks(n_frames, tracks):
         for k, row in enumerate(joints):
             frames[first + k].append((body_id, row))
     return frames
+
+
+def replace_token(line, k, new):
+    """``line`` with its ``k``-th whitespace-separated token replaced by ``new``."""
+    tokens = line.split()
+    tokens[k] = new
+    return " ".join(tokens)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -5,6 +7,7 @@ from minieleatt.data import write_skeleton
 from minieleatt.data.batching import stratified_holdout
 from minieleatt.data.ntu import Body
 from minieleatt.data.sources import load_splits
+from minieleatt.errors import DataFormatError
 
 
 def test_stratified_holdout_takes_a_share_of_every_class():
@@ -33,7 +36,8 @@ def test_ts_files_are_normalised_on_train_only_and_missing_values_filled(tmp_pat
     rows = [f"{i},{i + 1},?:{2 * i},{2 * i},{2 * i}:{'ab'[i % 2]}" for i in range(10)]
     _write_ts(tmp_path / "T_TRAIN.ts", rows)
     _write_ts(tmp_path / "T_TEST.ts", ["100,100:5,5:a", "0,0:0,0:b"])
-    s = load_splits("ts", train_file=tmp_path / "T_TRAIN.ts", test_file=tmp_path / "T_TEST.ts", val_fraction=0.2)
+    s = load_splits("ts", train_file=tmp_path / "T_TRAIN.ts", test_file=tmp_path / "T_TEST.ts", val_fraction=0.2,
+                    min_val=1)
     assert s.class_names == ("a", "b") and not s.skeleton
     assert len(s.train.labels) == 8 and len(s.val.labels) == 2
     train_values = np.concatenate(s.train.sequences + s.val.sequences)
@@ -59,3 +63,38 @@ def test_ntu_folder_gives_protocol_splits(tmp_path):
     assert s.train.sequences[0].shape[1] == 150 and s.skeleton
     with pytest.raises(ValueError, match="data source must be one of"):
         load_splits("imagenet")
+
+
+@pytest.mark.parametrize("value", ["1e300", "-4e38"])
+def test_values_beyond_float32_are_refused_naming_file_and_line(tmp_path, value):
+    rows = [f"{i},{i + 1}:{2 * i},{2 * i}:{'ab'[i % 2]}" for i in range(6)]
+    rows[3] = f"1,{value}:0,0:b"
+    _write_ts(tmp_path / "T_TRAIN.ts", rows)
+    _write_ts(tmp_path / "T_TEST.ts", ["1,1:5,5:a"])
+    said = re.escape(f"T_TRAIN.ts, line 12: value {float(value):g} (channel 1, step 2) is beyond the float32 range")
+    with pytest.raises(DataFormatError, match=said):
+        load_splits("ts", train_file=tmp_path / "T_TRAIN.ts", test_file=tmp_path / "T_TEST.ts")
+    _write_ts(tmp_path / "T_TRAIN.ts", [r for k, r in enumerate(rows) if k != 3])
+    _write_ts(tmp_path / "T_TEST.ts", ["1,1:5,5:a", f"1,1:{value},5:b"])
+    with pytest.raises(DataFormatError, match=r"T_TEST.ts, line 10: value .* \(channel 2, step 1\)"):
+        load_splits("ts", train_file=tmp_path / "T_TRAIN.ts", test_file=tmp_path / "T_TEST.ts")
+
+
+def test_channel_statistics_that_overflow_are_refused():
+    from minieleatt.data.ts import ChannelNormalizer
+
+    cases = [np.array([[1.0, 1e200], [2.0, -1e200]])]
+    with pytest.raises(ValueError, match="channel 1 has values too large to standardise"):
+        ChannelNormalizer().fit(cases)
+
+
+def test_too_small_a_validation_set_is_not_held_out_and_says_why(tmp_path):
+    rows = [f"{i},{i + 1}:{2 * i},{2 * i}:{'ab'[i % 2]}" for i in range(40)]
+    _write_ts(tmp_path / "T_TRAIN.ts", rows)
+    _write_ts(tmp_path / "T_TEST.ts", ["1,1:5,5:a"])
+    s = load_splits("ts", train_file=tmp_path / "T_TRAIN.ts", test_file=tmp_path / "T_TEST.ts")
+    assert len(s.val.labels) == 0 and len(s.train.labels) == 40
+    assert s.notes == ("no validation set: 4 of the 40 training sequences (10 % per class) would be too few to "
+                       "mean anything (fewer than 30); all of them train",)
+    s = load_splits("ts", train_file=tmp_path / "T_TRAIN.ts", test_file=tmp_path / "T_TEST.ts", min_val=4)
+    assert len(s.val.labels) == 4 and s.notes == ()
