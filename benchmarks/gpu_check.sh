@@ -70,6 +70,9 @@ run_step() {
     shift 3
     STEP=$((STEP + 1))
     local cmd="$*" log="$WORK/step$STEP.log" status seconds rc
+    if [ "$1" = sh ] && [ "${2:-}" = -c ]; then
+        cmd="$3"                        # a step of two commands: show the commands, not the shell around them
+    fi
     {
         echo "## $STEP. $title"
         echo
