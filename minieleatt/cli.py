@@ -40,14 +40,18 @@ def _positive_int(text):
     return value
 
 
+def add_size_options(parser, T, B, D, H, of=""):
+    """--T, --B, --D, --H: the sizes of a check's random problem, each a positive integer."""
+    for flag, default, what in (("--T", T, "steps"), ("--B", B, "batch"), ("--D", D, f"input size{of}"),
+                                ("--H", H, f"hidden size{of}")):
+        parser.add_argument(flag, type=_positive_int, default=default, help=f"{what} (default {default})")
+
+
 def add_gradcheck_command(sub):
     g = sub.add_parser("gradcheck", help="check every cell's backward pass by finite differences (float64)")
     g.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     g.add_argument("--impl", choices=IMPLS, default="auto", help=IMPL_HELP)
-    g.add_argument("--T", type=_positive_int, default=3, help="steps (default 3)")
-    g.add_argument("--B", type=_positive_int, default=2, help="batch (default 2)")
-    g.add_argument("--D", type=_positive_int, default=3, help="input size (default 3)")
-    g.add_argument("--H", type=_positive_int, default=4, help="hidden size (default 4)")
+    add_size_options(g, T=3, B=2, D=3, H=4)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--tol", type=float, default=1e-6, help="largest relative error that passes (default 1e-6)")
     g.set_defaults(func=_cmd_gradcheck)
@@ -349,13 +353,10 @@ def _add_crosscheck_parser(sub):
                    help="GRU: reset before (the paper's) or after (PyTorch's) the product (default: both)")
     x.add_argument("--mask", nargs="+", choices=["off", "on"], default=["off", "on"],
                    help="without and with a mask (a padded tail and a hole) (default: both)")
-    x.add_argument("--layers", type=int, default=1, help="--plain: layers of the torch modules (default 1)")
+    x.add_argument("--layers", type=_positive_int, default=1, help="--plain: layers of the torch modules (default 1)")
     x.add_argument("--oracle", choices=ORACLES, default="torch", help="the reference (default: torch)")
     x.add_argument("--impl", choices=IMPLS, default="auto", help=IMPL_HELP)
-    x.add_argument("--T", type=int, default=12, help="steps (default 12)")
-    x.add_argument("--B", type=int, default=4, help="batch (default 4)")
-    x.add_argument("--D", type=int, default=4, help="input size of the single layers (default 4)")
-    x.add_argument("--H", type=int, default=5, help="hidden size of the single layers (default 5)")
+    add_size_options(x, T=12, B=4, D=4, H=5, of=" of the single layers")
     x.add_argument("--seed", type=int, default=0)
     x.add_argument("--tol", type=float, default=TOLERANCE,
                    help="largest relative difference that passes (default %(default).0e)")

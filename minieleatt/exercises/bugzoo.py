@@ -15,9 +15,9 @@ cell is compiled as a submission's, so the grader sees it exactly as it would se
 import difflib
 from typing import NamedTuple
 
-from .assignments import ASSIGNMENTS, find_part
+from .assignments import find_part
 from .grader import SKIPPED_TAGS, _register, _strip_magics
-from .handout import SOURCE_DIR, parse
+from .handout import read_source
 
 
 class Mistake(NamedTuple):
@@ -198,8 +198,8 @@ MISTAKES = [
 
 
 def _cells(assignment):
-    with open(f"{SOURCE_DIR}/{ASSIGNMENTS[assignment].source}", encoding="utf-8") as f:
-        return [c for c in parse(f.read()) if c.kind == "code" and not set(c.metadata.get("tags", [])) & set(SKIPPED_TAGS)]
+    return [c for c in read_source(assignment)
+            if c.kind == "code" and not set(c.metadata.get("tags", [])) & set(SKIPPED_TAGS)]
 
 
 def edited_cells(mistake):

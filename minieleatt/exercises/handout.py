@@ -25,6 +25,17 @@ SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "source")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
 DEFAULT_INSTALL = "minieleatt"
+# the line of a source that stands for the first lines every assignment shares (source/_install.py)
+INSTALL_LINE = "# (the first lines of every assignment: the FAST switch and the install, from source/_install.py)\n"
+
+
+def read_source(assignment):
+    """The cells of ``assignment``'s source (a key), the shared first lines of ``source/_install.py`` in place."""
+    with open(os.path.join(SOURCE_DIR, ASSIGNMENTS[assignment].source), encoding="utf-8") as f:
+        text = f.read()
+    with open(os.path.join(SOURCE_DIR, "_install.py"), encoding="utf-8") as f:
+        shared = f.read().split('"""\n\n', 1)[1]          # without the file's docstring
+    return parse(text.replace(INSTALL_LINE, shared))
 
 
 class Cell:
@@ -100,8 +111,7 @@ def notebook(assignment, version, hints="formula", install=DEFAULT_INSTALL):
         raise ValueError(f"version must be 'student' or 'teacher', got {version!r}")
     check_hints(hints)
     a = ASSIGNMENTS[assignment]
-    with open(os.path.join(SOURCE_DIR, a.source), encoding="utf-8") as f:
-        cells = parse(f.read())
+    cells = read_source(assignment)
     out = []
     for k, cell in enumerate(cells):
         source = cell.source

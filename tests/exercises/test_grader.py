@@ -8,7 +8,7 @@ import pytest
 
 from minieleatt.cli import main
 from minieleatt.exercises import ASSIGNMENTS, bugzoo
-from minieleatt.exercises.handout import build, notebook, notebook_name, parse
+from minieleatt.exercises.handout import build, notebook, notebook_name, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "tutorials" / "assignments"
@@ -88,9 +88,7 @@ def test_grading_the_untouched_handout_gives_zero_and_exit_1(built, tmp_path, ca
 
 def test_a_python_file_is_graded_by_the_functions_it_defines(tmp_path, capsys):
     """A .py with the functions of assignment 2 (and one library call): its assignment is found by its names."""
-    cells = [c.source for c in parse((ROOT / "minieleatt" / "exercises" / "source" /
-                                      ASSIGNMENTS["assignment2"].source).read_text())
-             if c.kind == "code" and "check" not in c.metadata.get("tags", [])]
+    cells = [c.source for c in read_source("assignment2") if c.kind == "code" and "check" not in c.metadata.get("tags", [])]
     source = "\n\n".join(cells) + "\n\nfrom minieleatt.functional import gru_step_backward\n"
     path = tmp_path / "submission.py"
     path.write_text(source)

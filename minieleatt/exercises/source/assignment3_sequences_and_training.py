@@ -17,25 +17,7 @@ Percent cell format; the model solutions sit between the BEGIN/END SOLUTION mark
 # the library's sequence functions, network or loss gets no points. How the checks work: see assignment 1.
 
 # %% tags=["setup"]
-import os
-import sys
-
-FAST = os.environ.get("MINIELEATT_FAST", "0") not in ("", "0")   # small sizes (the test suite sets it)
-INSTALL = "minieleatt"          # what a hosted notebook service installs: a pip requirement (a git URL, a wheel)
-
-try:
-    import minieleatt
-except ImportError:
-    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
-        import subprocess           # Colab, Kaggle: install the package into this session
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("MINIELEATT_SOURCE", INSTALL)],
-                       check=True)
-    else:                           # a clone without `pip install .`: the checkout this notebook sits in
-        root = os.path.abspath("")
-        while not os.path.isfile(os.path.join(root, "minieleatt", "__init__.py")) and os.path.dirname(root) != root:
-            root = os.path.dirname(root)
-        sys.path.insert(0, root)
-    import minieleatt
+# (the first lines of every assignment: the FAST switch and the install, from source/_install.py)
 
 import numpy as np
 
