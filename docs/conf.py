@@ -55,6 +55,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",       # MathJax copied into the site: the maths renders without a network
     "sphinx.ext.viewcode",
     "minieleatt_docs",              # the commands' --help, field comments (docs/_ext)
 ]

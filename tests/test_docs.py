@@ -184,6 +184,12 @@ def test_the_maths_page_shows_the_equations_and_every_step_backward(site):
     assert len(backwards) == 4
     for name in backwards:
         assert f"def {name}(" in p.text, f"the maths page does not show the code of {name}"
+    # MathJax comes with the site (sphinx-mathjax-offline): the equations render without a network
+    mathjax = [src for src in p.links if "mathjax" in src.lower()]
+    assert mathjax, "the maths page loads no MathJax"
+    for src in mathjax:
+        assert urlsplit(src).scheme == "" and not src.startswith("//"), f"MathJax from the network: {src}"
+        assert (site / urlsplit(src).path).is_file(), f"MathJax missing from the site: {src}"
 
 
 def _public_names():
