@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BUILD_TIMEOUT = 900          # seconds; the build executes every tutorial
 
-for _module in ("sphinx", "myst_nb", "furo"):
+for _module in ("sphinx", "myst_nb", "furo", "sphinx-mathjax-offline"):     # the last one's name has hyphens
     try:
         importlib.import_module(_module)
     except ImportError:
