@@ -160,10 +160,9 @@ class Trainer:
         self.requested = config.check()
         if val_data is not None and len(val_data.labels) == 0:
             val_data = None                 # no validation set: the run watches the smoothed training loss
-        labels = check_dataset(train_data.sequences, train_data.labels, None, "train_data")
         names = getattr(train_data, "class_names", None)
+        labels = check_dataset(train_data.sequences, train_data.labels, len(names) if names else None, "train_data")
         self.num_classes = len(names) if names else int(labels.max()) + 1
-        check_dataset(train_data.sequences, labels, self.num_classes)
         if val_data is not None:
             check_dataset(val_data.sequences, val_data.labels, self.num_classes, "val_data")
         c = config
