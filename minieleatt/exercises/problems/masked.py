@@ -14,10 +14,10 @@ import numpy as np
 
 from ...functional import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from ..diagnose import Diagnosis, same
-from ..parts import CaseResult, Part, Problem, cases, compare, copy, draw, unpack
+from ..parts import CaseResult, Part, Problem, cases, compare, copy, unpack
 from ..report import RECHECK, Finding
-from .common import BackwardPart, ForwardPart, Spec, get_instance
-from .rnn import params_for, sequence_findings
+from .common import BackwardPart, ForwardPart, get_instance
+from .rnn import RNNSequenceSpec, sequence_findings
 
 SHAPES = [dict(T=6, B=4, D=7, H=3), dict(T=5, B=3, D=6, H=2)]
 GIVEN = {("functional/rnn.py", "rnn_step_forward"), ("functional/rnn.py", "rnn_step_backward"),
@@ -73,22 +73,15 @@ def variant_backward(x, params, h0, mask, dhs, dh_T, attention, variant):
     return {"dx": np.stack(dxs), "dh0": dh0, **{"d" + k: v for k, v in grads.items()}}
 
 
-class MaskedSpec(Spec):
+class MaskedSpec(RNNSequenceSpec):
+    """The RNN sequence of assignment 1 (its returns, layout, cell and step names) with a mask and ``dh_T``."""
     forward_name = "masked_rnn_forward"
     backward_name = "masked_rnn_backward"
     forward_signature = "masked_rnn_forward(x, params, h0, mask, attention='sigmoid') -> (hs, cache)"
     backward_signature = "masked_rnn_backward(dhs, cache, dh_T=None) -> (dx, dh0, grads)"
-    forward_returns = "(hs, cache)"
-    backward_returns = "(dx, dh0, grads)"
-    out_names = ("hs",)
-    backward_layout = ("dx", "dh0", "grads")
-    cell = "rnn"
-    step_names = ("rnn_step_forward", "rnn_step_backward")
-    attention = "sigmoid"
 
     def inputs(self, rng, s):
-        return {"x": draw(rng, s["T"], s["B"], s["D"]), "h0": draw(rng, s["B"], s["H"], scale=0.5),
-                **params_for(rng, "rnn", s["D"], s["H"], self.attention), "mask": example_mask(s["T"], s["B"])}
+        return {**super().inputs(rng, s), "mask": example_mask(s["T"], s["B"])}
 
     @staticmethod
     def params(inp):
