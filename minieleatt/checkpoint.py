@@ -9,7 +9,8 @@ outright (SIGKILL, power loss) leaves only its temporary file, which
 that names it.
 
 The checks that a checkpoint fits the model and the run that load it live here too:
-``check_architecture``, ``load_parameters_into`` and ``check_settings``.
+``check_architecture``, ``load_parameters_into`` and ``check_settings``; ``load_network``
+rebuilds the network a checkpoint holds.
 """
 
 import json
@@ -112,6 +113,30 @@ def load_parameters_into(arrays, params, path, prefix="param."):
             raise CheckpointError(f"{path}: parameter {k} has shape {a.shape}, this model {p.shape}")
     for k, p in params.items():
         p[...] = get_array_module(p).asarray(arrays[prefix + k].astype(p.dtype))
+
+
+def load_network(path, dtype=None, impl="auto", device="cpu"):
+    """``(net, meta)``: the ``EleAttNet`` of a checkpoint written by ``minieleatt train`` with its weights,
+    in ``dtype`` (default: the run's), run by ``impl`` on ``device``, and the checkpoint's header."""
+    from .nn import EleAttNet
+
+    arrays, meta = load_checkpoint(path)
+    arch = meta.get("architecture")
+    if not isinstance(arch, dict):
+        raise CheckpointError(f"{path}: the checkpoint has no architecture (not written by minieleatt train?)")
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    try:
+        net = EleAttNet(arch["input_size"], arch["num_classes"], cell=arch["cell"], hidden_size=arch["hidden_size"],
+                        num_layers=arch["num_layers"], attention_layers=arch["attention_layers"],
+                        attention=arch["attention"], readout=arch["readout"], reset_after=arch["reset_after"],
+                        dropout=config.get("dropout", 0.0), dtype=dtype or config.get("dtype", "float32"),
+                        impl=impl, device=device)
+    except KeyError as exc:
+        raise CheckpointError(f"{path}: the checkpoint's architecture lacks {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the checkpoint's architecture is not valid ({exc})") from exc
+    load_parameters_into(arrays, net.parameters(), path)
+    return net, meta
 
 
 def check_settings(saved, current, path, what="settings"):

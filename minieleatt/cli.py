@@ -1,4 +1,4 @@
-"""The command line: ``minieleatt gradcheck | train | compare | crosscheck | doctor | assignment``.
+"""The command line: ``minieleatt gradcheck | train | compare | predict | attention | crosscheck | doctor | assignment``.
 
 Argument parsing and printing only; the work is done by the library. Each command is a
 pair: ``add_<name>_command(subparsers)`` builds its parser and points it at
@@ -130,8 +130,10 @@ def add_data_options(p):
     g.add_argument("--data-dir", default=None, help="NTU: the folder of .skeleton files; ts: a UEA archive folder")
     g.add_argument("--protocol", choices=["cs", "cv"], default="cs", help="NTU: cross-subject or cross-view")
     g.add_argument("--ts-name", default=None, help="ts: a problem name, e.g. BasicMotions (bundled with aeon)")
-    g.add_argument("--train-file", default=None, help="ts: the _TRAIN.ts file")
-    g.add_argument("--test-file", default=None, help="ts: the _TEST.ts file")
+    g.add_argument("--train-file", default=None,
+                   help="ts: the training file: UEA/UCR .ts, the UCR archive's text format (.tsv, .txt, .csv: "
+                        "the label, then the values, one case a line) or .npz (X, y)")
+    g.add_argument("--test-file", default=None, help="ts: the test file, in one of the same formats")
     g.add_argument("--train-per-class", type=int, default=EXPERIMENT_DATA["n_train_per_class"],
                    help="synthetic: training sequences per class (default %(default)s)")
     g.add_argument("--test-per-class", type=int, default=EXPERIMENT_DATA["n_test_per_class"],
@@ -161,9 +163,8 @@ def _data_tag(args):
         if args.ts_name:
             return args.ts_name
         if args.train_file:
-            stem = os.path.basename(args.train_file)
-            stem = stem[:-len(".ts")] if stem.endswith(".ts") else stem
-            return stem[:-len("_TRAIN")] if stem.endswith("_TRAIN") else stem
+            stem = os.path.splitext(os.path.basename(args.train_file))[0]
+            return stem[:-len("_TRAIN")] if stem.upper().endswith("_TRAIN") else stem
         return "ts"
     return "synthetic"
 
@@ -238,7 +239,7 @@ def _cmd_train(args):
     config = config_from_args(args)
     _describe_data(splits, log)
     trainer = Trainer(config, splits.train, splits.val, out_dir=out, progress=not args.quiet, log=log,
-                      data_info=splits.settings)
+                      data_info=splits.settings, preprocessing=splits.preprocessing)
     c = trainer.config
     log(f"model: {c.num_layers} x {c.cell.upper()}({c.hidden_size}), gate in the first {c.attention_layers} "
         f"layer(s), {trainer.net.num_params} parameters, device {c.device}; output in {out}")
@@ -298,7 +299,7 @@ def _cmd_compare(args):
                                                    relevant_joints=splits.relevant_joints,
                                                    progress=not args.quiet, log=log, seeds=seeds,
                                                    resume=args.resume, overwrite=args.overwrite,
-                                                   data_info=splits.settings)
+                                                   data_info=splits.settings, preprocessing=splits.preprocessing)
     chosen = resolve(base, len(splits.train.labels), splits.skeleton)      # the settings as the runs chose them
     table = write_report(results, histories, attention, out, splits.class_names, splits.relevant_joints,
                          settings_of(chosen, data=splits.description))
@@ -308,6 +309,123 @@ def _cmd_compare(args):
             print(f"warning: {r['model']}: {r['warning']}", file=sys.stderr)
     print(f"\nresults.md, results.json, loss_curves.png, accuracy.png"
           f"{', attention_skeleton.png' if attention and splits.relevant_joints else ''} in {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- predict and attention
+
+def _add_model_options(p):
+    p.add_argument("--run", required=True, metavar="DIR",
+                   help="a run folder written by `minieleatt train` (its best.npz is read) or a checkpoint file")
+    p.add_argument("--test-file", required=True, metavar="FILE",
+                   help="the cases: UEA/UCR .ts, the UCR archive's text format (.tsv, .txt, .csv) or .npz (X and "
+                        "optionally y); raw, as the run's own files were: the run normalises and shortens them")
+    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+
+
+def add_predict_command(sub):
+    p = sub.add_parser("predict", help="apply a trained run to new data: one row per case in a CSV, and the "
+                                       "accuracy when the file has labels")
+    _add_model_options(p)
+    p.add_argument("--out", default="predictions.csv", metavar="CSV",
+                   help="where to write the predictions (default %(default)s): index, predicted label, the true "
+                        "label when the file has one, one probability column per class")
+    p.add_argument("--overwrite", action="store_true", help="replace an --out file that exists")
+    p.set_defaults(func=_cmd_predict)
+    return p
+
+
+def _read_cases(path):
+    from .data.files import read_labelled_file
+    from .data.ts import check_range
+
+    data = read_labelled_file(path)
+    check_range(data.cases, data.lines, data.path)
+    return data
+
+
+def _load_model(args):
+    from .model import load_run
+
+    model = load_run(args.run, device=args.device)
+    data = _read_cases(args.test_file)
+    if data.cases[0].shape[1] != model.n_channels_:
+        raise ValueError(f"{args.test_file} has {data.cases[0].shape[1]} channel(s), but the run {model.path} was "
+                         f"trained on {model.n_channels_}")
+    return model, data
+
+
+def _known_labels(model, data):
+    """The file's labels as class indices, or (None, why) when it has none or some the run never saw."""
+    if data.labels is None:
+        return None, f"{data.path} has no labels: no accuracy"
+    try:
+        return model.label_indices(data.labels, name=data.path), None
+    except ValueError as exc:
+        return None, f"no accuracy: {exc}"
+
+
+def _cmd_predict(args):
+    import csv
+    import io
+
+    import numpy as np
+
+    from .runs import write_text_atomic
+
+    if os.path.exists(args.out) and not args.overwrite:
+        raise FileExistsError(f"--out {args.out} exists; pass --overwrite to replace it")
+    model, data = _load_model(args)
+    logits = model.decision_function(data.cases)
+    proba = model.probabilities(logits)
+    predicted = model.classes_[logits.argmax(axis=1)]
+    labels, why = _known_labels(model, data)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["index", "predicted"] + (["label"] if data.labels is not None else [])
+                    + [f"p({c})" for c in model.classes_])
+    for i, row in enumerate(proba):
+        writer.writerow([i, predicted[i]] + ([data.labels[i]] if data.labels is not None else [])
+                        + [f"{p:.6g}" for p in row])
+    write_text_atomic(args.out, buffer.getvalue())
+    print(f"{len(proba)} predictions of {model.path} written to {args.out}")
+    if labels is None:
+        print(why)
+        return 0
+    correct = int((logits.argmax(axis=1) == labels).sum())
+    loss = -float(np.log(proba[np.arange(len(labels)), labels]).mean())
+    print(f"test accuracy {100 * correct / len(labels):.1f} % ({correct} of {len(labels)} cases; loss {loss:.4f}) "
+          f"on {args.test_file}")
+    return 0
+
+
+def add_attention_command(sub):
+    p = sub.add_parser("attention", help="what a trained run's gate attends to on some data: figures over time, "
+                                         "per channel and class, and a table of the mean response")
+    _add_model_options(p)
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the figures and the table (default: RUN/attention-STEM, STEM the file's name)")
+    p.add_argument("--case", type=int, default=0, metavar="K", help="the case shown alone (default 0, the first)")
+    p.set_defaults(func=_cmd_attention)
+    return p
+
+
+def _cmd_attention(args):
+    from .model.attention import write_attention_report
+
+    model, data = _load_model(args)
+    if not 0 <= args.case < len(data.cases):
+        raise ValueError(f"--case {args.case}: the file has {len(data.cases)} cases (0 to {len(data.cases) - 1})")
+    labels, why = _known_labels(model, data)
+    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
+    stem = os.path.splitext(os.path.basename(args.test_file))[0]
+    out = args.out or os.path.join(run_dir, f"attention-{stem}")
+    written = write_attention_report(model, data.cases, labels, out, case=args.case,
+                                     title=os.path.basename(os.path.normpath(run_dir)))
+    if why:
+        print(why.replace("no accuracy", "no per-class figures"))
+    for path in written:
+        print(path)
     return 0
 
 
@@ -432,12 +550,15 @@ def add_doctor_command(sub):
     d.set_defaults(func=_cmd_doctor)
 
 
-COMMANDS = [add_gradcheck_command, add_train_command, add_compare_command, add_crosscheck_command,
-            add_doctor_command, _add_assignment_parser]
+COMMANDS = [add_gradcheck_command, add_train_command, add_compare_command, add_predict_command,
+            add_attention_command, add_crosscheck_command, add_doctor_command, _add_assignment_parser]
 
 
 def build_parser():
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="minieleatt", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"minieleatt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add_command in COMMANDS:
         add_command(sub)
@@ -452,7 +573,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (MinieleattError, FileNotFoundError, ValueError) as exc:
+    except (MinieleattError, FileNotFoundError, FileExistsError, ValueError) as exc:
         print(f"minieleatt {args.command}: {exc}", file=sys.stderr)
         return 2
 

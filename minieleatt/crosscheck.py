@@ -26,10 +26,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .cellcheck import all_configs, example_mask, make_problem, split_inputs
-from .checkpoint import load_checkpoint, load_parameters_into
-from .errors import CheckpointError
+from . import checkpoint
 from .layers import LAYERS
-from .nn import EleAttNet, softmax_cross_entropy
+from .nn import softmax_cross_entropy
 
 TOLERANCE = 1e-10
 ORACLES = ("torch",)
@@ -272,19 +271,7 @@ def crosscheck_torch_made(cells=("rnn", "lstm", "gru"), num_layers=1, masks=(Fal
 
 def load_network(path, dtype="float64", impl="auto"):
     """The ``EleAttNet`` of a checkpoint written by ``minieleatt train`` (weights only), in ``dtype``, run by ``impl``."""
-    arrays, meta = load_checkpoint(path)
-    arch = meta.get("architecture")
-    if not isinstance(arch, dict):
-        raise CheckpointError(f"{path}: the checkpoint has no architecture (not written by minieleatt train?)")
-    try:
-        net = EleAttNet(arch["input_size"], arch["num_classes"], cell=arch["cell"], hidden_size=arch["hidden_size"],
-                        num_layers=arch["num_layers"], attention_layers=arch["attention_layers"],
-                        attention=arch["attention"], readout=arch["readout"], reset_after=arch["reset_after"],
-                        dropout=meta.get("config", {}).get("dropout", 0.0), dtype=dtype, impl=impl)
-    except KeyError as exc:
-        raise CheckpointError(f"{path}: the checkpoint's architecture lacks {exc}") from exc
-    load_parameters_into(arrays, net.parameters(), path)
-    return net, meta
+    return checkpoint.load_network(path, dtype=dtype, impl=impl)
 
 
 def crosscheck_network(net, T=12, B=4, seed=0, tol=TOLERANCE, case="network", report=None):

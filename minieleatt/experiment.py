@@ -66,9 +66,11 @@ def _slug(label):
     return "".join(c if c.isalnum() else "_" for c in label).strip("_").lower()
 
 
-def _train_one(spec, config, train, val, test, folder, relevant_joints, progress, log, resume, data_info):
+def _train_one(spec, config, train, val, test, folder, relevant_joints, progress, log, resume, data_info,
+               preprocessing=None):
     """Train one model with one seed; returns (row, history, class attention or None)."""
-    trainer = Trainer(config, train, val, out_dir=folder, progress=progress, log=log, data_info=data_info)
+    trainer = Trainer(config, train, val, out_dir=folder, progress=progress, log=log, data_info=data_info,
+                      preprocessing=preprocessing)
     t0 = time.perf_counter()
     fit = trainer.fit(resume=resume and folder is not None and "last.npz" in run_files(folder))
     seconds = time.perf_counter() - t0
@@ -118,14 +120,14 @@ def check_seeds(seeds):
 
 
 def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joints=None, progress=True, log=print,
-                   seeds=None, resume=False, overwrite=False, data_info=None):
+                   seeds=None, resume=False, overwrite=False, data_info=None, preprocessing=None):
     """Train every model of ``specs`` with ``config`` (cell and attention_layers replaced per model).
 
     ``seeds``: the training seeds (initialisation, batch order, augmentation, dropout) to run
     each model with (default: ``config.seed`` alone, distinct); the data stay the same.
     ``out_dir``: a folder that already holds a comparison is refused unless ``resume``
     (models with a checkpoint continue, finished ones are only evaluated, the others train)
-    or ``overwrite`` (the old comparison is moved aside). ``data_info``: see ``Trainer``.
+    or ``overwrite`` (the old comparison is moved aside). ``data_info``, ``preprocessing``: see ``Trainer``.
     ``relevant_joints``: per class, the joints that matter (skeleton data), to score the
     first layer's attention. Returns (results, histories, attention) where results is a
     list of dicts (one per model; numbers are means over the seeds, ``test_accs`` the
@@ -146,7 +148,7 @@ def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joint
             log(f"== {spec.label}: {cfg.cell}, {cfg.num_layers} x {cfg.hidden_size}, gate in the first "
                 f"{spec.attention_layers} layer(s), seed {seed}")
             row, history, att = _train_one(spec, cfg, train, val, test, folder, relevant_joints, progress, log,
-                                           resume, data_info)
+                                           resume, data_info, preprocessing)
             rows.append(row)
             histories.setdefault(spec.label, history)
             if att is not None:

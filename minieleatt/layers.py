@@ -20,6 +20,20 @@ from .functional import param_shapes, resolve_attention
 from .implementations import check_impl, sequence_backward, sequence_forward
 
 
+def load_arrays_into(arrays, params, owner):
+    """Copy ``arrays`` into the arrays of ``params`` (same names, same shapes; cast to their dtype and
+    moved to their device), or raise a ValueError naming every missing, unexpected or misshapen key."""
+    missing, unexpected = sorted(set(params) - set(arrays)), sorted(set(arrays) - set(params))
+    if missing or unexpected:
+        raise ValueError(f"{owner}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+    wrong = [f"{k}: {tuple(arrays[k].shape)}, expected {tuple(p.shape)}" for k, p in params.items()
+             if tuple(arrays[k].shape) != tuple(p.shape)]
+    if wrong:
+        raise ValueError(f"{owner}.load_state_dict: shapes differ ({'; '.join(wrong)})")
+    for k, p in params.items():
+        p[...] = to_device(arrays[k], device_of(p)).astype(p.dtype, copy=False)
+
+
 def _positive_int(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
         raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -67,6 +81,17 @@ class _EleAttLayer:
     def to(self, device):
         """Move the parameters to 'cpu' or 'gpu' (in place); returns the layer."""
         self.params = to_device(self.params, device)
+        return self
+
+    def state_dict(self):
+        """A copy of every parameter by its contract name (``W_xa, W_ha, b_a, W_x, W_h, b``, the GRU's
+        ``b_hn``: the keys of the PyTorch bridge's modules), on the layer's device."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Copy ``state_dict`` (name -> NumPy or CuPy array, e.g. from ``state_dict()``) into the parameters,
+        in place, on the layer's device and dtype; the names and the shapes must be the layer's."""
+        load_arrays_into(state_dict, self.params, type(self).__name__)
         return self
 
     def zero_state(self, batch_size):

@@ -17,7 +17,7 @@ from .backend import array_module, check_device, check_same_device, get_array_mo
 from .functional.activations import log_softmax
 from .functional.checks import resolve_attention
 from .implementations import check_impl
-from .layers import LAYERS
+from .layers import LAYERS, load_arrays_into
 
 READOUTS = ("mean", "last", "mean+last")
 
@@ -227,6 +227,17 @@ class EleAttNet:
     @property
     def num_params(self):
         return int(sum(p.size for p in self.parameters().values()))
+
+    def state_dict(self):
+        """A copy of every parameter by its flat name (``layers.0.W_x``, ..., ``fc.W``, ``fc.b``): each
+        layer's keys are its ``state_dict``'s (the PyTorch bridge's), the classifier's are ours
+        (``fc.W`` is (H, C); the bridge's ``EleAttNetTorch`` stores torch's ``fc.weight`` (C, H))."""
+        return {k: v.copy() for k, v in self.parameters().items()}
+
+    def load_state_dict(self, state_dict):
+        """Copy ``state_dict`` into the parameters in place (names and shapes must match); returns the network."""
+        load_arrays_into(state_dict, self.parameters(), "EleAttNet")
+        return self
 
     def to(self, device):
         for layer in self.layers:

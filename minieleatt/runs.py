@@ -23,6 +23,24 @@ RUN_FILES = ("last.npz", "best.npz", "metrics.jsonl", "summary.json", "results.j
 METRICS_TMP = "metrics.jsonl.tmp"
 
 
+def write_text_atomic(path, text):
+    """Write ``text`` to ``path`` so that a reader (or a kill) sees the old file or the new one, never a part:
+    a temporary file in the same folder, flushed to disk, then renamed over ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".write-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def _error(kind, message):
     err = RunFolderError(message)
     err.kind = kind

@@ -148,15 +148,45 @@ def _shortened(data, window):
                    tuple(getattr(data, "class_names", ()) or ()), bool(getattr(data, "skeleton", False)))
 
 
+def forward_batches(net, sequences, dtype, device, batch_size=256, keep_attention=False):
+    """The network's outputs on ``sequences`` (host ``(T_i, D)`` arrays, already prepared), in their order,
+    batch by batch: an iterator of ``(logits, attention, mask, index)`` with ``logits`` (B, C) on the
+    device, ``attention`` the first layer's gate responses (T, B, D) on the host (None unless
+    ``keep_attention``), ``mask`` (T, B) and ``index`` (B,) on the host. One code path for evaluation
+    during training and for prediction with a loaded run, so that both give the same numbers."""
+    labels = np.zeros(len(sequences), dtype=np.int64)
+    for x, mask, _, index in iterate_batches(sequences, labels, batch_size):
+        xd = to_device(x.astype(dtype, copy=False), device)
+        md = to_device(mask.astype(dtype, copy=False), device)
+        logits, cache = net.forward(xd, md, keep_attention=keep_attention)
+        yield logits, (to_host(cache.attention) if keep_attention else None), mask, index
+
+
+def evaluate_batches(net, sequences, labels, dtype, device, batch_size=256):
+    """(mean loss, accuracy) of ``net`` on prepared ``sequences`` with integer ``labels``."""
+    labels = np.asarray(labels)
+    total_loss, correct = 0.0, 0
+    for logits, _, _, index in forward_batches(net, sequences, dtype, device, batch_size):
+        y = to_device(labels[index], device)
+        loss, _ = softmax_cross_entropy(logits, y)
+        total_loss += loss * len(index)
+        correct += int((logits.argmax(axis=1) == y).sum())
+    return total_loss / len(labels), correct / len(labels)
+
+
 class Trainer:
     """Trains an ``EleAttNet`` on padded, masked mini-batches (see the module docstring).
 
     ``data_info``: a flat dict of the settings that produced the data (source, name, seed, ...),
     stored in the checkpoints with a fingerprint of the training and validation sets, so that
-    a resumed run can refuse other data.
+    a resumed run can refuse other data. ``preprocessing``: what was done to the raw cases before
+    they came here (``Splits.preprocessing``: the normaliser's statistics), stored in the
+    checkpoints with the class names and the window so that ``minieleatt.load_run`` can do the
+    same to new data.
     """
 
-    def __init__(self, config, train_data, val_data=None, out_dir=None, progress=True, log=print, data_info=None):
+    def __init__(self, config, train_data, val_data=None, out_dir=None, progress=True, log=print, data_info=None,
+                 preprocessing=None):
         self.requested = config.check()
         if val_data is not None and len(val_data.labels) == 0:
             val_data = None                 # no validation set: the run watches the smoothed training loss
@@ -190,6 +220,9 @@ class Trainer:
         self.progress, self.log = progress, log
         self.stopped_early = False
         self.best_params = None             # host copy of the parameters at the best watched value
+        self.class_names = tuple(str(n) for n in names) if names else None
+        self.skeleton = bool(getattr(train_data, "skeleton", False))
+        self.preprocessing = dict(preprocessing or {})
         self.data_info = {**(data_info or {}), "window": self.window,
                           "train": fingerprint(self.train_data.sequences, self.train_data.labels),
                           "val": None if self.val_data is None else fingerprint(self.val_data.sequences,
@@ -271,25 +304,15 @@ class Trainer:
 
     def _evaluate(self, data, batch_size=256):
         """``evaluate`` on data already checked and shortened."""
-        total_loss, correct, n = 0.0, 0, 0
-        for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
-            x, mask, y = self._device_batch(x, mask, y)
-            logits, _ = self.net.forward(x, mask)
-            loss, _ = softmax_cross_entropy(logits, y)
-            total_loss += loss * len(y)
-            correct += int((logits.argmax(axis=1) == y).sum())
-            n += len(y)
-        return total_loss / n, correct / n
+        return evaluate_batches(self.net, data.sequences, data.labels, self.config.dtype, self.config.device,
+                                batch_size)
 
     def predict(self, data, batch_size=256):
         """Predicted class of every sequence of ``data`` (a NumPy int array)."""
         data = self._prepared(data)
-        preds = []
-        for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
-            x, mask, _ = self._device_batch(x, mask, y)
-            logits, _ = self.net.forward(x, mask)
-            preds.append(to_host(logits.argmax(axis=1)))
-        return np.concatenate(preds)
+        return np.concatenate([to_host(logits.argmax(axis=1)) for logits, *_ in
+                               forward_batches(self.net, data.sequences, self.config.dtype, self.config.device,
+                                               batch_size)])
 
     def class_attention(self, data, batch_size=256):
         """The first layer's mean gate response per class: (C, D), averaged over valid steps, then sequences
@@ -297,20 +320,30 @@ class Trainer:
         if self.net.attention_layers < 1:
             raise ValueError("the first layer has no attention gate (attention_layers = 0)")
         data = self._prepared(data)
-        per_sequence, labels = [], []
-        for x, mask, y, _ in iterate_batches(data.sequences, data.labels, batch_size):
-            xd, md, _ = self._device_batch(x, mask, y)
-            _, cache = self.net.forward(xd, md, keep_attention=True)
-            per_sequence.append(analysis.sequence_attention(to_host(cache.attention), mask))
-            labels.append(y)
-        return analysis.class_attention(np.concatenate(per_sequence), np.concatenate(labels), self.num_classes)
+        per_sequence = [analysis.sequence_attention(attention, mask) for _, attention, mask, _ in
+                        forward_batches(self.net, data.sequences, self.config.dtype, self.config.device, batch_size,
+                                        keep_attention=True)]
+        return analysis.class_attention(np.concatenate(per_sequence), np.asarray(data.labels), self.num_classes)
 
     # ------------------------------------------------------------------ checkpoints
+    def model_info(self):
+        """What a checkpoint needs, beside the weights and the architecture, to predict on new raw data
+        (``minieleatt.load_run``): the class names in order, the preprocessing of the raw cases, the
+        window of the length rule, the readout and dtype (in the architecture and config too), whether
+        the data are skeletons, and the library's version."""
+        from . import __version__
+
+        return {"classes": None if self.class_names is None else list(self.class_names),
+                "num_classes": self.num_classes, "preprocessing": self.preprocessing, "window": self.window,
+                "readout": self.config.readout, "dtype": self.config.dtype, "skeleton": self.skeleton,
+                "input_size": self.net.architecture()["input_size"], "library_version": __version__}
+
     def state(self):
         """(arrays, meta) of the whole training state."""
         arrays = {f"param.{k}": v for k, v in self.net.parameters().items()}
         arrays.update({f"optim.{k}": v for k, v in self.optimizer.state_arrays().items()})
-        meta = {"config": asdict(self.config), "data": self.data_info, "architecture": self.net.architecture(),
+        meta = {"model": self.model_info(),
+                "config": asdict(self.config), "data": self.data_info, "architecture": self.net.architecture(),
                 "epoch": self.epoch, "history": self.history, "rng": self.rng.bit_generator.state,
                 "optimizer": self.optimizer.state_numbers(), "scheduler": self.scheduler.state(),
                 "stopper": self.stopper.state(), "smoothed": self.smoothed.state(),

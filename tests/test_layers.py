@@ -90,3 +90,48 @@ def test_cpu_and_gpu_agree_to_1e10(cls):
     np.testing.assert_allclose(a1, a2, rtol=0, atol=1e-10)
     for k in g1:
         np.testing.assert_allclose(g1[k], g2[k], rtol=0, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- state_dict
+
+STATE_CASES = [(EleAttRNN, {}), (EleAttLSTM, {}), (EleAttGRU, {}), (EleAttGRU, {"reset_after": True})]
+
+
+@pytest.mark.parametrize("attention", [False, "sigmoid", "softmax"])
+@pytest.mark.parametrize("cls, extra", STATE_CASES)
+def test_state_dict_round_trips_bit_exactly(cls, extra, attention, device):
+    a = cls(3, 4, attention=attention, dtype="float32", seed=0, device=device, **extra)
+    b = cls(3, 4, attention=attention, dtype="float32", seed=1, device=device, **extra)
+    state = a.state_dict()
+    assert sorted(state) == sorted(a.params)
+    assert all(state[k] is not a.params[k] for k in state)            # copies, not the layer's own arrays
+    b.load_state_dict(state)
+    for k in a.params:
+        assert to_host(b.params[k]).tobytes() == to_host(a.params[k]).tobytes()
+    state["W_x"][...] = 0                                             # the copy is not the layer's
+    assert to_host(a.params["W_x"]).any()
+
+
+def test_load_state_dict_refuses_other_keys_and_shapes():
+    layer = EleAttGRU(3, 4, attention=True)
+    state = layer.state_dict()
+    with pytest.raises(ValueError, match=r"missing keys \['W_xa'\]"):
+        layer.load_state_dict({k: v for k, v in state.items() if k != "W_xa"})
+    with pytest.raises(ValueError, match=r"unexpected keys \['b_hn'\]"):
+        layer.load_state_dict({**state, "b_hn": np.zeros(4)})
+    with pytest.raises(ValueError, match=r"W_x: \(3, 6\), expected \(3, 12\)"):
+        layer.load_state_dict({**state, "W_x": np.zeros((3, 6))})
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_network_state_dict_round_trips_bit_exactly(cell):
+    from minieleatt import EleAttNet
+
+    a = EleAttNet(3, 5, cell=cell, hidden_size=4, num_layers=2, attention_layers=1, readout="mean+last", seed=0)
+    b = EleAttNet(3, 5, cell=cell, hidden_size=4, num_layers=2, attention_layers=1, readout="mean+last", seed=9)
+    b.load_state_dict(a.state_dict())
+    assert sorted(a.state_dict()) == sorted(a.parameters())
+    for k, v in a.parameters().items():
+        assert b.parameters()[k].tobytes() == v.tobytes()
+    with pytest.raises(ValueError, match="EleAttNet.load_state_dict: missing keys"):
+        b.load_state_dict({k: v for k, v in a.state_dict().items() if k != "fc.b"})

@@ -20,7 +20,8 @@ import numpy as np
 
 from .batching import validation_holdout
 from .synthetic import synthetic_splits
-from .ts import ChannelNormalizer, check_range, load_uea, read_ts_file
+from .files import read_labelled_file
+from .ts import ChannelNormalizer, check_range, load_uea
 
 SOURCES = ("synthetic", "ntu", "ts")
 
@@ -42,6 +43,8 @@ class Splits(NamedTuple):
     description: str
     settings: dict = {}       # what defines the data (source, name or files, seed, ...), flat, JSON-able
     notes: tuple = ()         # sentences about the split worth telling the user (e.g. no validation set)
+    preprocessing: dict = {}  # what was done to the raw cases, to do again on new data: {'normalizer': {'mean',
+                              # 'std'} (per channel, fitted on the training split), 'fill_missing': 0.0}; {} for none
 
 
 def _dataset(sequences, labels, class_names, skeleton=False, dtype="float32"):
@@ -91,7 +94,9 @@ def _plain(value):
 
 def load_ts_splits(name=None, train_file=None, test_file=None, data_dir=None, val_fraction=0.1, seed=0,
                    min_val=30):
-    """A UEA/UCR problem, by name (bundled or under ``data_dir``) or from a train and a test file.
+    """A UEA/UCR problem, by name (bundled or under ``data_dir``) or from a train and a test file
+    (``.ts``, the UCR archive's text format ``.tsv``/``.txt``/``.csv``, or ``.npz`` with ``X`` and ``y``:
+    see ``minieleatt.data.files``).
 
     Channels are standardised with statistics of the training split only; missing values
     become the channel's training mean (0 after standardisation). A value beyond the float32
@@ -107,9 +112,14 @@ def load_ts_splits(name=None, train_file=None, test_file=None, data_dir=None, va
     else:
         if train_file is None or test_file is None:
             raise ValueError("--data ts needs a problem name (--ts-name) or both --train-file and --test-file")
-        tr, te = read_ts_file(train_file), read_ts_file(test_file)
-        if tr.labels is None or te.labels is None:
-            raise ValueError(f"{train_file}: no class labels; only classification problems can be trained")
+        tr, te = read_labelled_file(train_file), read_labelled_file(test_file)
+        for f in (tr, te):
+            if f.labels is None:
+                raise ValueError(f"{f.path}: no class labels; only classification problems can be trained")
+        c_train, c_test = tr.cases[0].shape[1], te.cases[0].shape[1]
+        if c_train != c_test:
+            raise ValueError(f"the training file {tr.path} has {c_train} channel(s) but the test file {te.path} "
+                             f"has {c_test}: they must be two splits of one data set")
         classes = tuple(tr.header.get("classlabels") or sorted(set(tr.labels)))
         index = {c: k for k, c in enumerate(classes)}
         unknown = sorted(set(te.labels) - set(index))
@@ -129,7 +139,8 @@ def load_ts_splits(name=None, train_file=None, test_file=None, data_dir=None, va
     return Splits(train_set, val, test_set, tuple(classes), None, False,
                   f"UEA/UCR {title} ({len(classes)} classes, {train_cases[0].shape[1]} channels)",
                   {**settings, "seed": seed, "val_fraction": val_fraction, "min_val": min_val},
-                  () if note is None else (note,))
+                  () if note is None else (note,),
+                  {"normalizer": {k: v.tolist() for k, v in norm.state_dict().items()}, "fill_missing": 0.0})
 
 
 def load_ntu_splits(data_dir, protocol="cs", val_fraction=0.05, seed=0, min_val=30, **ntu_kwargs):
