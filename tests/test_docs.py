@@ -39,13 +39,15 @@ pytestmark = pytest.mark.slow
 
 # The packages whose __all__ is their public API, and the modules (without __all__) whose public
 # functions and classes all belong on the API pages.
-PACKAGES = ["minieleatt", "minieleatt.functional", "minieleatt.data", "minieleatt.interop", "minieleatt.exercises"]
+PACKAGES = ["minieleatt", "minieleatt.functional", "minieleatt.data", "minieleatt.interop", "minieleatt.exercises",
+            "minieleatt.model"]
 MODULES = ["minieleatt.layers", "minieleatt.errors", "minieleatt.backend", "minieleatt.implementations", "minieleatt.nn", "minieleatt.optim", "minieleatt.train",
            "minieleatt.recipe", "minieleatt.runs", "minieleatt.provenance", "minieleatt.analysis",
            "minieleatt.checkpoint", "minieleatt.gradcheck", "minieleatt.cellcheck", "minieleatt.data.sources",
            "minieleatt.experiment", "minieleatt.viz", "minieleatt.crosscheck", "minieleatt.doctor",
            "minieleatt.functional.gate", "minieleatt.functional.rnn", "minieleatt.functional.lstm",
-           "minieleatt.functional.gru", "minieleatt.functional.scan", "minieleatt.functional.activations"]
+           "minieleatt.functional.gru", "minieleatt.functional.scan", "minieleatt.functional.activations",
+           "minieleatt.model.run", "minieleatt.model.estimator", "minieleatt.model.attention"]
 # The modules whose public names are not all API, and why; a new module must join one of these three lists.
 NOT_API = {
     "minieleatt.__main__": "runs the command line",
