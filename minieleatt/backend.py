@@ -17,8 +17,8 @@ DEVICES = ("cpu", "gpu")
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 _GPU_HELP = (
-    "install CuPy for your CUDA version (pip install 'minieleatt[gpu]', or "
-    "pip install cupy-cuda12x) on a machine with an NVIDIA GPU, or use device='cpu'"
+    "install CuPy for your CUDA version (pip install cupy-cuda12x, or cupy-cuda13x for CUDA 13; in a clone "
+    "of minieleatt: pip install '.[gpu]') on a machine with an NVIDIA GPU, or use device='cpu'"
 )
 
 

@@ -435,7 +435,8 @@ def _cmd_crosscheck(args):
     try:
         header = cc.header(args.tol)
     except ImportError:
-        print("minieleatt crosscheck: the oracle 'torch' needs PyTorch: pip install 'minieleatt[torch]'",
+        print("minieleatt crosscheck: the oracle 'torch' needs PyTorch: pip install torch --index-url "
+              "https://download.pytorch.org/whl/cpu (the CPU build), or pip install torch for a CUDA one",
               file=sys.stderr)
         return 2
     size = dict(T=args.T, B=args.B, seed=args.seed, tol=args.tol, impl=args.impl)

@@ -25,8 +25,8 @@ from .backend import to_device, to_host
 from .layers import EleAttGRU
 
 INSTALL = {
-    12: "pip install 'minieleatt[gpu]' (CuPy for CUDA 12: cupy-cuda12x)",
-    13: "pip install 'minieleatt[gpu-cuda13]' (CuPy for CUDA 13: cupy-cuda13x)",
+    12: "pip install cupy-cuda12x (CuPy for CUDA 12; in a clone of minieleatt: pip install '.[gpu]')",
+    13: "pip install cupy-cuda13x (CuPy for CUDA 13; in a clone of minieleatt: pip install '.[gpu-cuda13]')",
 }
 NO_DEVICE = 100            # cudaErrorNoDevice: a driver without a GPU is a machine without a GPU, not a fault
 AGREEMENT_TOL = 1e-10      # largest relative difference, GPU against CPU, in float64

@@ -120,7 +120,7 @@ def test_crosscheck_errors_are_clear(tmp_path, capsys, monkeypatch):
     assert "no such checkpoint" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "torch", None)
     assert main(["crosscheck"]) == 2
-    assert "pip install 'minieleatt[torch]'" in capsys.readouterr().err
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in capsys.readouterr().err
 
 
 def test_load_network_reads_the_weights_and_refuses_what_is_not_a_network(gru_checkpoint, tmp_path):

@@ -8,8 +8,8 @@
     back = from_torch(module)                         # an EleAttGRU again, bit for bit
     layers = from_torch(torch.nn.GRU(75, 100, num_layers=2))   # two plain reset-after EleAttGRU
 
-torch stays optional (``pip install "minieleatt[torch]"``): this package imports
-it only when a function is called or a module class is asked for, so
+torch stays optional (``pip install torch --index-url https://download.pytorch.org/whl/cpu`` for the CPU
+build): this package imports it only when a function is called or a module class is asked for, so
 ``import minieleatt`` and ``import minieleatt.interop`` never import torch.
 
 The gate-order trap, made impossible here: our blocks are in PyTorch's order

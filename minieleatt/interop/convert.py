@@ -25,7 +25,8 @@ from ..errors import ConversionError
 from ..layers import LAYERS, EleAttGRU, EleAttLSTM, EleAttRNN
 from ..nn import EleAttNet
 
-_TORCH_HELP = "minieleatt.interop needs PyTorch: pip install 'minieleatt[torch]' (or pip install torch)"
+_TORCH_HELP = ("minieleatt.interop needs PyTorch: pip install torch --index-url https://download.pytorch.org/whl/cpu "
+               "(the CPU build; a plain pip install torch brings a CUDA build of several GB on Linux)")
 
 
 def _torch():

@@ -42,7 +42,7 @@ DTYPES = ["float32", "float64"]
 ARCHS = ["compute_80", "compute_90"]
 LAYOUTS = {"contiguous": dict(ndim=1, c_contiguous=True, index_32_bits=True),
            "strided": dict(ndim=2, c_contiguous=False, index_32_bits=False)}
-INSTALL = "pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12 (or: pip install 'minieleatt[cuda-compile]')"
+INSTALL = "pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12 (or, in a clone of minieleatt: pip install '.[cuda-compile]')"
 
 # CuPy's _ArgKind enumeration (cupy/_core/_kernel.pxd), not exported to Python
 ARG_KIND_NDARRAY, ARG_KIND_INDEXER = 1, 2
