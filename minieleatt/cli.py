@@ -383,7 +383,8 @@ def _cmd_assignment_build(args):
 def _cmd_assignment_grade(args):
     from .exercises.grader import grade_file
 
-    report = grade_file(args.submission, assignment=args.assignment, hints=args.hints)
+    report = grade_file(args.submission, assignment=args.assignment, hints=args.hints, isolate=not args.in_process,
+                        timeout=args.timeout, memory_mb=args.memory, secret=args.secret)
     print(report.text())
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
@@ -395,6 +396,7 @@ def _cmd_assignment_grade(args):
 def _add_assignment_parser(sub):
     from .exercises import ASSIGNMENTS, HINT_LEVELS
     from .exercises.handout import DEFAULT_INSTALL
+    from .exercises.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT
 
     a = sub.add_parser("assignment", help="the course: build the student and teacher notebooks, or grade a submission")
     asub = a.add_subparsers(dest="action", required=True)
@@ -416,6 +418,16 @@ def _add_assignment_parser(sub):
                         "(default %(default)s)")
     g.add_argument("--assignment", choices=list(ASSIGNMENTS), default=None,
                    help="default: the notebook's, or the one whose functions the submission defines")
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="wall-clock limit of each part; a part past it scores zero (default %(default)s)")
+    g.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB, metavar="MB",
+                   help="address-space limit of the submission's process (default %(default)s)")
+    g.add_argument("--secret", default=None, metavar="TEXT|@FILE",
+                   help="the teacher's secret: every part is also graded on hidden cases drawn from it, scored "
+                        "and reported apart (Gradescope visibility after_due_date)")
+    g.add_argument("--in-process", action="store_true",
+                   help="run the submission in the grader's own process (debugging only: it can then rewrite the "
+                        "grader)")
     g.set_defaults(func=_cmd_assignment_grade)
 
 

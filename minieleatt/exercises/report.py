@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 HINT_LEVELS = ("none", "location", "formula")
 
-STATUSES = ("passed", "failed", "not implemented", "error", "missing", "library")
+STATUSES = ("passed", "failed", "not implemented", "error", "missing", "library", "timed out")
 
 
 _DEFAULT = {"hints": "formula"}
@@ -83,6 +83,10 @@ class PartReport:
         self.cases_checked = cases_checked
         self.score = (part.points if status == "passed" else 0) if score is None else score
         self.hints = hints                # None: the session's default
+        self.substituted = False          # graded on the library's step in place of the student's
+        self.visibility = "visible"       # Gradescope's: 'visible', or the hidden cases' ('after_due_date' ...)
+        self.label = ""                   # '' or 'hidden cases'
+        self.max_score = part.points
 
     @property
     def passed(self):
@@ -107,10 +111,10 @@ class PartReport:
 
     def diagnosis(self):
         """The always-shown summary of what is wrong (no hint)."""
-        if self.status in ("not implemented", "error", "missing", "library"):
+        if self.status in ("not implemented", "error", "missing", "library", "timed out"):
             return self.message
         if self.passed:
-            return ""
+            return self.message
         wrong = self.failures()
         right = [r.name for r in self.rows if r.passed]
         parts = [f"{r.name} ({r.problem})" if r.problem else r.name for r in wrong]
@@ -152,10 +156,11 @@ class PartReport:
     def text(self, hints=None):
         hints = check_hints(hints if hints is not None else self.hints)
         p = self.part
-        head = f"[{p.id}] {p.title}: {p.signature}"
+        head = f"[{p.id}{', ' + self.label if self.label else ''}] {p.title}: {p.signature}"
         verdict = {"passed": "right", "failed": "WRONG", "not implemented": "not implemented yet",
-                   "error": "did not run to the end", "missing": "missing", "library": "calls the library"}
-        lines = [f"{head}\n  {verdict[self.status]}, {_points(self.score)} of {_points(p.points)} points"
+                   "error": "did not run to the end", "missing": "missing", "library": "calls the library",
+                   "timed out": "timed out"}
+        lines = [f"{head}\n  {verdict[self.status]}, {_points(self.score)} of {_points(self.max_score)} points"
                  + (f" ({self.cases_checked} cases)" if self.passed and self.cases_checked else "")]
         if self.case and not self.passed:
             lines.append(f"  case: {self.case}")
@@ -184,9 +189,11 @@ class PartReport:
     def to_json(self, hints=None):
         """One Gradescope test: name, number, score, max_score, status, output."""
         p = self.part
-        return {"name": f"{p.id}: {p.title}", "number": p.number, "score": self.score, "max_score": p.points,
+        label = f" ({self.label})" if self.label else ""
+        return {"name": f"{p.id}{label}: {p.title}", "number": p.number + (".h" if self.label else ""),
+                "score": self.score, "max_score": self.max_score,
                 "status": "passed" if self.passed else "failed", "output": self.text(hints),
-                "visibility": "visible"}
+                "visibility": self.visibility}
 
 
 def _points(x):
@@ -208,7 +215,7 @@ class Report:
 
     @property
     def max_score(self):
-        return sum(r.part.points for r in self.parts)
+        return sum(r.max_score for r in self.parts)
 
     @property
     def passed(self):

@@ -252,4 +252,5 @@ def lstm_sequence_problem():
     fwd = ForwardPart(SEQUENCE, "forward", "the LSTM over a sequence, forward", 1, cases([0, 1], SEQ_SHAPES))
     bwd = BackwardPart(SEQUENCE, "backward", "the LSTM over a sequence, backward through time", 3,
                        cases([0, 1], SEQ_SHAPES), fwd)
+    fwd.step_cell = bwd.step_cell = "lstm"
     return Problem("lstm_sequence", "The LSTM over a sequence, on your own step", [fwd, bwd])
