@@ -1,6 +1,7 @@
 """The handouts: student and teacher notebooks, built from one source per assignment.
 
-An assignment's source (``source/<name>.py``) is a Python file in the "percent" cell format
+An assignment's source (``course/source/<name>.py`` in the repository: the model solutions are the
+teacher's and are not in the installed package) is a Python file in the "percent" cell format
 (Jupytext's): ``# %%`` starts a code cell, ``# %% [markdown]`` a Markdown cell whose lines are
 comments, and ``key=json`` pairs after the marker become the cell's metadata (``tags=["check"]``).
 The model solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers).
@@ -21,7 +22,26 @@ import re
 from .assignments import ASSIGNMENTS
 from .report import check_hints
 
-SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "source")
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class NoCourse(FileNotFoundError):
+    """The teacher's side (``course/``: the model solutions) is not here: an installed package, not a clone."""
+
+
+def course_dir():
+    """The repository's ``course/`` folder (or ``$MINIELEATT_COURSE``): the sources with the model solutions."""
+    path = os.environ.get("MINIELEATT_COURSE") or os.path.join(_ROOT, "course")
+    if not os.path.isfile(os.path.join(path, "source", "_install.py")):
+        raise NoCourse(f"the teacher's build needs the repository's course/ folder (the model solutions are not in "
+                       f"the installed package), and there is none at {path}: run it from a clone of the repository "
+                       "(python -m course build OUT_DIR, or minieleatt assignment build OUT_DIR there), or set "
+                       "MINIELEATT_COURSE to the course folder")
+    return path
+
+
+def source_dir():
+    return os.path.join(course_dir(), "source")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
 DEFAULT_INSTALL = "minieleatt"
@@ -31,9 +51,9 @@ INSTALL_LINE = "# (the first lines of every assignment: the FAST switch and the 
 
 def read_source(assignment):
     """The cells of ``assignment``'s source (a key), the shared first lines of ``source/_install.py`` in place."""
-    with open(os.path.join(SOURCE_DIR, ASSIGNMENTS[assignment].source), encoding="utf-8") as f:
+    with open(os.path.join(source_dir(), ASSIGNMENTS[assignment].source), encoding="utf-8") as f:
         text = f.read()
-    with open(os.path.join(SOURCE_DIR, "_install.py"), encoding="utf-8") as f:
+    with open(os.path.join(source_dir(), "_install.py"), encoding="utf-8") as f:
         shared = f.read().split('"""\n\n', 1)[1]          # without the file's docstring
     return parse(text.replace(INSTALL_LINE, shared))
 
@@ -142,7 +162,8 @@ def notebook_name(assignment):
 
 README = """# {title}
 
-Built by `minieleatt assignment build` from the sources in `minieleatt/exercises/source/`.
+Built by `minieleatt assignment build` (or `python -m course build`) from the sources in the repository's
+`course/source/`.
 
 - `student/`: the notebooks to hand out. Every function to write ends in `raise NotImplementedError`;
   each check cell grades its part on the student's functions (`check("gate.backward")`), with
