@@ -457,7 +457,7 @@ class Part:
         except Stop as stop:
             return PartReport(self, stop.status, message=stop.message,
                               findings=[stop.finding] if stop.finding is not None else [],
-                              case=case.text() if case is not None and stop.status == "failed" else "")
+                              case=case.text() if case is not None and stop.status in ("failed", "error") else "")
         except Aborted as stop:
             return PartReport(self, stop.status, message=stop.message,
                               case=case.text() if case is not None else "")

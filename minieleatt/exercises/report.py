@@ -233,9 +233,31 @@ class Report:
         lines.extend(self.notes)
         for r in self.parts:
             lines.append(r.text(hints))
-        lines.append(f"total: {_points(self.score)} of {_points(self.max_score)} points"
-                     + (" — full marks" if self.passed else ""))
+        lines.append(self.total())
         return "\n".join(lines)
+
+    def split(self):
+        """(score, max) of the visible cases and of the hidden ones, or None without hidden cases."""
+        hidden = [r for r in self.parts if r.label]
+        if not hidden:
+            return None
+        shown = [r for r in self.parts if not r.label]
+        return ((sum(r.score for r in shown), sum(r.max_score for r in shown)),
+                (sum(r.score for r in hidden), sum(r.max_score for r in hidden)))
+
+    def total(self, public=False):
+        """The total line; ``public``: for the student before the due date (the visible cases' score only)."""
+        split = self.split()
+        if public and split:
+            (vs, vm), _ = split
+            return f"visible cases: {_points(vs)} of {_points(vm)} points (the hidden cases are scored apart)"
+        text = f"total: {_points(self.score)} of {_points(self.max_score)} points" + (" — full marks" if self.passed
+                                                                                       else "")
+        if split:
+            (vs, vm), (hs, hm) = split
+            text += (f" (visible cases: {_points(vs)} of {_points(vm)}; hidden cases: {_points(hs)} of "
+                     f"{_points(hm)})")
+        return text
 
     def __str__(self):
         return self.text()
@@ -247,7 +269,6 @@ class Report:
         """Gradescope's ``results.json``: score, max_score, output, tests (one per part)."""
         hints = check_hints(hints if hints is not None else self.hints)
         return {"score": self.score, "max_score": self.max_score,
-                "output": "\n".join([self.title, *self.notes]).strip() + f"\ntotal: {_points(self.score)} of "
-                          f"{_points(self.max_score)} points",
+                "output": "\n".join([self.title, *self.notes]).strip() + "\n" + self.total(public=True),
                 "visibility": "visible", "stdout_visibility": "hidden",
                 "tests": [r.to_json(hints) for r in self.parts]}

@@ -136,3 +136,31 @@ def test_grade_refuses_what_it_cannot_grade(tmp_path, capsys):
     other = tmp_path / "a.txt"
     other.write_text("")
     assert main(["assignment", "grade", str(other)]) == 2
+
+
+def test_hidden_cases_from_a_secret_are_scored_and_reported_apart(tmp_path, capsys):
+    """x[i] += eps ... x[i] -= eps passes every case check() shows and fails a hidden one (x far below eps)."""
+    namespace_cells = bugzoo.edited_cells(bugzoo.get("arithmetic-restore"))
+    path = tmp_path / "restore.py"
+    path.write_text("\n\n".join(source for source, _ in namespace_cells))
+    assert main(["assignment", "grade", str(path), "--assignment", "assignment1"]) == 0     # no secret: full marks
+    capsys.readouterr()
+    out = tmp_path / "results.json"
+    assert main(["assignment", "grade", str(path), "--assignment", "assignment1", "--secret", "spring term",
+                 "--json", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "[numerical_vjp.inputs, hidden cases]" in text and "scale=" in text
+    assert "total: 22.5 of 23 points (visible cases: 11.5 of 11.5; hidden cases: 11 of 11.5)" in text
+    result = json.loads(out.read_text())
+    tests = {t["name"].split(":")[0]: t for t in result["tests"]}
+    assert tests["numerical_vjp.inputs"]["visibility"] == "visible" and tests["numerical_vjp.inputs"]["score"] == 0.5
+    hidden = tests["numerical_vjp.inputs (hidden cases)"]
+    assert hidden["visibility"] == "after_due_date" and hidden["score"] == 0 and hidden["max_score"] == 0.5
+    assert result["score"] == 22.5 and "hidden cases: 11" not in result["output"]
+    # the same secret draws the same cases; another draws others; none is a case check() runs
+    from minieleatt.exercises.assignments import find_part
+    from minieleatt.exercises.grader import secret_rng
+    _, (part,) = find_part("rnn_sequence.backward")
+    a = part.hidden_cases(secret_rng("spring term", part.id))
+    assert a == part.hidden_cases(secret_rng("spring term", part.id)) != part.hidden_cases(secret_rng("x", part.id))
+    assert not set(c.seed for c in a) & set(c.seed for c in part.cases())

@@ -242,7 +242,7 @@ class LSTMSequenceSpec(Spec):
                                      "(h, c), cache_t = step(x[t], (h, c)); hs[t] = h"))]})
 
     def backward_findings(self, student, inst, cache, got, rows):
-        return sequence_findings(self, student, inst)
+        return sequence_findings(self, student, inst, got)
 
 
 SEQUENCE = LSTMSequenceSpec()

@@ -32,16 +32,17 @@ class Recorder:
 
 
 def _functions(rng, s):
-    """(name, f, x, dout, the analytic gradient, eps) for the case's function."""
+    """(name, f, x, dout, the analytic gradient, eps) for the case's function; x at ``s['scale']`` (default 1)."""
     kind = s["f"]
+    scale = s.get("scale", 1)
     if kind == "tanh(x W)":
         W = draw(rng, s["D"], s["K"])
-        x = draw(rng, s["B"], s["D"], scale=0.5)
+        x = draw(rng, s["B"], s["D"], scale=0.5 * scale)
         dout = draw(rng, s["B"], s["K"])
         y = np.tanh(x @ W)
         return (lambda v: np.tanh(v @ W)), x, dout, ((1 - y * y) * dout) @ W.T, 1e-6
     if kind == "x³ (a vector)":
-        x = draw(rng, s["D"])
+        x = draw(rng, s["D"], scale=scale)
         dout = draw(rng, s["D"])
         return (lambda v: v ** 3), x, dout, 3 * x ** 2 * dout, 1e-6
     if kind == "2 sin(x) summed over rows":
@@ -60,24 +61,21 @@ CASES = (cases([0, 1], [dict(f="tanh(x W)", B=3, D=4, K=2)]) + cases([0], [dict(
          + cases([0], [dict(f="exp(2x) ⊙ c, at eps=1e-4", B=2, D=3)]))
 
 
-def hidden(rng, visible, scales):
-    """The hidden cases: new seeds for the visible ones, and x³ with x at very different scales (where
-    x[i] + ε − ε is not x[i], and a forward difference is far off)."""
-    out = [Case(int(rng.integers(10_000, 1_000_000)), dict(c.sizes), c.variant) for c in visible]
-    for scale in scales:
-        out.append(Case(int(rng.integers(10_000, 1_000_000)),
-                        dict(f="x³ (a vector)", D=int(rng.integers(5, 9)), scale=scale)))
+def hidden(rng, visible):
+    """The hidden cases: new seeds for the visible ones, and x at very different scales: far below ε (where
+    x[i] + ε − ε is not x[i]: only x[i] = old restores it) and in the hundreds."""
+    def seed():
+        return int(rng.integers(10_000, 1_000_000))
+    out = [Case(seed(), dict(c.sizes), c.variant) for c in visible]
+    out.append(Case(seed(), dict(f="tanh(x W)", B=int(rng.integers(2, 4)), D=int(rng.integers(4, 7)), K=1,
+                                 scale=float(f"{rng.uniform(1e-9, 1e-8):.3g}"))))
+    out.append(Case(seed(), dict(f="x³ (a vector)", D=int(rng.integers(5, 9)), scale=float(f"{rng.uniform(200, 900):.3g}"))))
     return out
 
 
 def _instance(case):
     rng = np.random.default_rng(3000 + case.seed)
-    f, x, dout, right, eps = _functions(rng, case.sizes)
-    scale = case.sizes.get("scale", 1)
-    if scale != 1:                       # x at another scale: x³ stays exact in its gradient, 3 x² dout
-        x = x * scale
-        right = 3 * x ** 2 * dout
-    return f, x, dout, right, eps
+    return _functions(rng, case.sizes)
 
 
 def probe_numerical_vjp(student, seed, sizes, variant, check_args):
@@ -154,7 +152,7 @@ class ValuesPart(Part):
         return CASES
 
     def hidden_cases(self, rng):
-        return hidden(rng, self.cases(), (float(rng.uniform(200, 900)), float(rng.uniform(1e-3, 5e-3))))
+        return hidden(rng, self.cases())
 
     def run_case(self, student, case):
         f, x, dout, right, eps = _instance(case)
@@ -195,7 +193,7 @@ class InputsPart(Part):
         return CASES[:1] + CASES[2:3]
 
     def hidden_cases(self, rng):
-        return hidden(rng, self.cases(), (float(rng.uniform(200, 900)), float(rng.uniform(20, 90))))
+        return hidden(rng, self.cases())
 
     def run_case(self, student, case):
         f, x, dout, right, eps = _instance(case)
