@@ -135,7 +135,7 @@ def _split(report, points, label="", visibility="visible"):
 
 def grade_file(path, assignment=None, hints=None, isolate=True, timeout=DEFAULT_TIMEOUT, memory_mb=DEFAULT_MEMORY_MB,
                secret=None, hidden_share=HIDDEN_SHARE, hidden_visibility=HIDDEN_VISIBILITY, points=None,
-               cell_timeout=CELL_TIMEOUT):
+               cell_timeout=CELL_TIMEOUT, course=None):
     """Grade the submission at ``path``; the assignment is taken from the notebook, else from the
     functions the submission defines, unless given.
 
@@ -145,7 +145,9 @@ def grade_file(path, assignment=None, hints=None, isolate=True, timeout=DEFAULT_
     (for debugging a grader; a submission can then rewrite the grader).
     secret: the teacher's secret (text, or ``@FILE``): every part is also graded on hidden cases drawn from
     it, worth ``hidden_share`` of its points, reported apart with Gradescope's ``hidden_visibility``.
-    points: part id -> points (the course file's), instead of the problems' own.
+    points: part id -> points, instead of the problems' own.
+    course: a ``course.Course`` (the teacher's course file): its own problems join the assignment, its points
+    count; the other settings are the caller's to take from it (the command line does).
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"no submission at {path}")
@@ -170,7 +172,9 @@ def grade_file(path, assignment=None, hints=None, isolate=True, timeout=DEFAULT_
             key = detect(names).key
         if key not in ASSIGNMENTS:
             raise ValueError(f"unknown assignment {key!r}; the assignments are {list(ASSIGNMENTS)}")
-        a = ASSIGNMENTS[key]
+        a = ASSIGNMENTS[key] if course is None else course.assignment(key)
+        if course is not None:
+            points = {**course.points, **(points or {})}
         reports = []
         for p in a.problems:
             for part in p.parts:

@@ -10,6 +10,9 @@ The model solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` 
                                                      ``# YOUR CODE HERE`` and ``raise NotImplementedError``
                        out_dir/teacher/<name>.ipynb  the solutions in place (markers kept)
 
+Cells carry nbgrader's metadata (``nbgrader``: a solution cell, or an autograded test cell with its
+``grade_id`` and ``points``), so nbgrader can take the teacher notebook as its source version; mark with
+``minieleatt assignment grade`` all the same (nbgrader's autograde only sees whether a cell raises).
 The notebooks are written byte for byte the same on every run (fixed cell ids, sorted keys), so a
 rebuilt handout is a clean diff. ``hints`` sets the level of the checks' hints in the notebooks
 (``HINTS = "..."`` in the setup cell); ``install`` what a hosted notebook service pip-installs.
@@ -19,7 +22,8 @@ import json
 import os
 import re
 
-from .assignments import ASSIGNMENTS
+from .. import __version__
+from .assignments import ASSIGNMENTS, find_part
 from .report import check_hints
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -44,7 +48,9 @@ def source_dir():
     return os.path.join(course_dir(), "source")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
-DEFAULT_INSTALL = "minieleatt"
+# what the notebooks pip-install on a hosted service: the wheel the teacher hands out beside them (minieleatt is
+# not on PyPI; `pip wheel --no-deps . -w dist` in the repository writes it), or a git URL given with --install
+DEFAULT_INSTALL = f"minieleatt-{__version__}-py3-none-any.whl"
 # the line of a source that stands for the first lines every assignment shares (source/_install.py)
 INSTALL_LINE = "# (the first lines of every assignment: the FAST switch and the install, from source/_install.py)\n"
 
@@ -132,7 +138,7 @@ def notebook(assignment, version, hints="formula", install=DEFAULT_INSTALL):
     check_hints(hints)
     a = ASSIGNMENTS[assignment]
     cells = read_source(assignment)
-    out = []
+    out, used = [], set()
     for k, cell in enumerate(cells):
         source = cell.source
         if cell.kind == "code":
@@ -140,8 +146,11 @@ def notebook(assignment, version, hints="formula", install=DEFAULT_INSTALL):
                 source = strip_solutions(source)
             source = re.sub(r'^HINTS = "[^"]*"', f'HINTS = "{hints}"', source, flags=re.M)
             source = re.sub(r'^INSTALL = "[^"]*"', f'INSTALL = "{install}"', source, flags=re.M)
-        entry = {"cell_type": cell.kind, "id": f"{a.key}-{k:03d}", "metadata": dict(cell.metadata),
-                 "source": _lines(source)}
+        meta = dict(cell.metadata)
+        grading = nbgrader_metadata(cell, f"{a.key}-{k:03d}", used)
+        if grading:
+            meta["nbgrader"] = grading
+        entry = {"cell_type": cell.kind, "id": f"{a.key}-{k:03d}", "metadata": meta, "source": _lines(source)}
         if cell.kind == "code":
             entry.update(execution_count=None, outputs=[])
         out.append(entry)
@@ -150,6 +159,31 @@ def notebook(assignment, version, hints="formula", install=DEFAULT_INSTALL):
         "language_info": {"name": "python"},
         "minieleatt": {"assignment": a.key, "version": version}},
         "nbformat": 4, "nbformat_minor": 5}
+
+
+def nbgrader_metadata(cell, cell_id, used):
+    """nbgrader's cell metadata: a solution cell (the student writes it), or an autograded test cell (a
+    ``check("...")`` cell: its grade_id is the target, its points those of the parts it checks); else None."""
+    if cell.kind != "code":
+        return None
+    if BEGIN in cell.source:
+        return {"grade": False, "grade_id": cell_id, "locked": False, "schema_version": 3, "solution": True,
+                "task": False}
+    if "check" in cell.metadata.get("tags", []):
+        targets = re.findall(r"""check\(\s*["']([\w.]+)["']""", cell.source)
+        if not targets:
+            return None
+        points = 0
+        for target in targets:
+            _, parts = find_part(target)
+            points += sum(p.points for p in parts)
+        grade_id = "+".join(targets)
+        while grade_id in used:
+            grade_id += "-again"
+        used.add(grade_id)
+        return {"grade": True, "grade_id": grade_id, "locked": True, "points": points, "schema_version": 3,
+                "solution": False, "task": False}
+    return None
 
 
 def dumps(nb):
