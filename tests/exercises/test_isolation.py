@@ -142,3 +142,31 @@ def test_the_wire_carries_plain_data_only():
         decode({"__nd__": ["|O", [1], ""]})
     with pytest.raises(TypeError):
         encode(Mine())
+
+
+def test_the_submissions_process_has_a_memory_limit(tmp_path):
+    """np.empty of 3.2 GB only reserves address space: it runs without a limit and fails under a 2 GB one."""
+    source = solutions_of("assignment1").replace(
+        "def numerical_vjp(f, x, dout, eps=1e-6):\n",
+        "def numerical_vjp(f, x, dout, eps=1e-6):\n    big = np.empty(400_000_000)\n")
+    path = tmp_path / "memory.py"
+    path.write_text(source)
+    report = grade_file(str(path), assignment="assignment1", memory_mb=2048)
+    for part in ("numerical_vjp.gradient", "numerical_vjp.inputs"):
+        assert report[part].status == "error" and "MemoryError" in report[part].text()
+    assert report.score == 23 - 4
+    assert grade_file(str(path), assignment="assignment1", memory_mb=0).score == 23      # 0: no limit
+
+
+def test_partial_credit_in_the_isolated_grader(tmp_path):
+    path = tmp_path / "lstm.py"
+    path.write_text("\n\n".join(s for s, _ in bugzoo.edited_cells(bugzoo.get("lstm-f-missing"))))
+    report = grade_file(str(path))
+    assert report["lstm_step.backward"].score == 0
+    r = report["lstm_sequence.backward"]
+    assert r.passed and r.substituted and "library's lstm step in place of yours" in r.text()
+    assert report.score == 19 - 4
+
+
+def solutions_of(assignment):
+    return "\n\n".join(c.source for c in bugzoo._cells(assignment))

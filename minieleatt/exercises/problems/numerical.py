@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from ..diagnose import Diagnosis
+from ..diagnose import Diagnosis, explain_exception
 from ..guard import LibraryMonitor
 from ..parts import PROBES, Case, CaseResult, Malformed, Part, Problem, Stop, cases, compare, draw
 from ..report import Finding, TensorRow
@@ -106,6 +106,9 @@ def probe_numerical_vjp(student, seed, sizes, variant, check_args):
     if isinstance(caught, NotImplementedError):
         raise Stop("not implemented", "numerical_vjp is not implemented yet: write its body where it says "
                                       "YOUR CODE HERE (replace the raise), run the cell, then check again")
+    if caught is not None:
+        text, finding = explain_exception(caught, case.sizes)
+        raise Stop("error", f"numerical_vjp raised {text}", finding)
     return {"x": x, "dtypes": sorted(rec.dtypes)}
 
 
