@@ -47,6 +47,7 @@ from .report import Finding
 DEFAULT_TIMEOUT = 60.0         # seconds of wall-clock time per part
 DEFAULT_MEMORY_MB = 4096       # the child's address-space limit
 CELL_TIMEOUT = 60.0            # seconds per notebook cell when the submission is loaded
+MAX_REPLY = 256 << 20          # bytes of one reply from the child
 
 
 class Handle:
@@ -214,6 +215,9 @@ class Sandbox:
         return False
 
     def _start(self):
+        if sys.platform == "win32":
+            raise ValueError("isolated grading needs Linux or macOS (a process group, select on a pipe); on Windows "
+                             "grade with --in-process, or in WSL or a container")
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -294,6 +298,10 @@ class Sandbox:
             if not chunk:
                 self._died(what)
             self._buffer += chunk
+            if len(self._buffer) > MAX_REPLY:
+                self.close()
+                raise Stop("error", f"the submission's process sent back more than {MAX_REPLY >> 20} MB while "
+                                    f"running {what}: no answer of this course is that large")
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.decode("utf-8")
 

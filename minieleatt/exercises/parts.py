@@ -340,7 +340,8 @@ def compare(got, truth, right, sizes, diagnosis=None, tol=TOLERANCE, dtype=np.fl
             if arr.dtype == object or arr.dtype.kind not in "fiub":
                 raise TypeError
         except (TypeError, ValueError):
-            rows[name] = TensorRow(name, shape, math.nan, False, f"not an array of numbers (a {type(g).__name__})")
+            kind = g.kind if type(g).__name__ == "Handle" else type(g).__name__     # an object left in the child
+            rows[name] = TensorRow(name, shape, math.nan, False, f"not an array of numbers (a {kind})")
             continue
         if arr.shape != shape:
             f = shape_finding(name, arr.shape, shape, sizes)
