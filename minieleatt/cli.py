@@ -502,7 +502,16 @@ def _cmd_assignment_build(args):
 def _cmd_assignment_grade(args):
     from .exercises.grader import grade_file
 
-    report = grade_file(args.submission, assignment=args.assignment, hints=args.hints)
+    from .exercises.course import Course, load
+
+    course = load(args.course) if args.course else None
+    settings = course or Course()
+    report = grade_file(args.submission, assignment=args.assignment, isolate=not args.in_process,
+                        hints=args.hints or settings.hints,
+                        timeout=args.timeout if args.timeout is not None else settings.timeout,
+                        memory_mb=args.memory if args.memory is not None else settings.memory_mb,
+                        secret=args.secret, hidden_share=settings.hidden_share,
+                        hidden_visibility=settings.hidden_visibility, course=course)
     print(report.text())
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
@@ -511,9 +520,27 @@ def _cmd_assignment_grade(args):
     return 0 if report.passed else 1
 
 
+def _cmd_assignment_gradescope(args):
+    from .exercises.gradescope import write_kit
+
+    course = args.course
+    if course is None:                       # the checkout's course file, when there is one
+        from .exercises.handout import NoCourse, course_dir
+        try:
+            course = os.path.join(course_dir(), "course.toml")
+        except NoCourse:
+            course = None
+        if course is not None and not os.path.isfile(course):
+            course = None
+    print(write_kit(args.out, course=course, secret=args.secret, assignment=args.assignment, wheel=args.wheel,
+                    install=args.install))
+    return 0
+
+
 def _add_assignment_parser(sub):
     from .exercises import ASSIGNMENTS, HINT_LEVELS
     from .exercises.handout import DEFAULT_INSTALL
+    from .exercises.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT
 
     a = sub.add_parser("assignment", help="the course: build the student and teacher notebooks, or grade a submission")
     asub = a.add_subparsers(dest="action", required=True)
@@ -530,12 +557,40 @@ def _add_assignment_parser(sub):
                                       "full marks")
     g.add_argument("submission", metavar="SUBMISSION")
     g.add_argument("--json", metavar="FILE", help="also write the result as JSON (Gradescope's results.json)")
-    g.add_argument("--hints", choices=HINT_LEVELS, default="location",
+    g.add_argument("--hints", choices=HINT_LEVELS, default=None,
                    help="none: verdicts only; location: where the error is; formula: and what to check "
-                        "(default %(default)s)")
+                        "(default: the course file's, else location)")
     g.add_argument("--assignment", choices=list(ASSIGNMENTS), default=None,
                    help="default: the notebook's, or the one whose functions the submission defines")
+    g.add_argument("--course", default=None, metavar="TOML",
+                   help="the course file (course/course.toml): points, hint level, limits, hidden cases' share and "
+                        "visibility, the teacher's own problems")
+    g.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help=f"wall-clock limit of each part; a part past it scores zero (default: the course file's, "
+                        f"else {DEFAULT_TIMEOUT:g})")
+    g.add_argument("--memory", type=int, default=None, metavar="MB",
+                   help=f"address-space limit of the submission's process (default: the course file's, else "
+                        f"{DEFAULT_MEMORY_MB})")
+    g.add_argument("--secret", default=None, metavar="TEXT|@FILE",
+                   help="the teacher's secret: every part is also graded on hidden cases drawn from it, scored "
+                        "and reported apart (Gradescope visibility: the course file's, else after_due_date)")
+    g.add_argument("--in-process", action="store_true",
+                   help="run the submission in the grader's own process (debugging only: it can then rewrite the "
+                        "grader)")
     g.set_defaults(func=_cmd_assignment_grade)
+    k = asub.add_parser("gradescope", help="write a Gradescope autograder zip (setup.sh, run_autograder, the package, "
+                                           "the course file) that installs the package and grades each submission")
+    k.add_argument("out", metavar="OUT.zip")
+    k.add_argument("--course", default=None, metavar="TOML",
+                   help="the course file to bundle (default: the checkout's course/course.toml, if any)")
+    k.add_argument("--secret", default=None, metavar="TEXT|@FILE", help="grade hidden cases drawn from this secret")
+    k.add_argument("--assignment", choices=list(ASSIGNMENTS), default=None,
+                   help="default: the one each submitted notebook names")
+    k.add_argument("--wheel", default=None, metavar="PATH",
+                   help="the package's wheel to bundle (default: built from this checkout)")
+    k.add_argument("--install", default=None, metavar="SPEC",
+                   help="a pip requirement Gradescope installs instead of a bundled wheel (a git URL)")
+    k.set_defaults(func=_cmd_assignment_gradescope)
 
 
 # ----------------------------------------------------------------------------- the parser

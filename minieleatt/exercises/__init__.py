@@ -15,15 +15,19 @@ globals) and prints a report: which tensors are right, their relative errors, an
 hint as ``set_hints`` allows ('none', 'location': the tensor, gate block, time step, or
 'formula': also the cause and the formula). ``check("gate")`` checks every part of a problem.
 
-For teachers: ``minieleatt assignment build OUT_DIR`` writes the student and the teacher notebooks
-(``handout.py``), ``minieleatt assignment grade SUBMISSION`` grades a completed notebook or a .py
-(``grader.py``). A part that calls the library's own implementation gets no points (``guard.py``).
-The catalogue of real mistakes the checker recognises is ``bugzoo.MISTAKES``.
+For teachers (the model solutions and the course file are in the repository's ``course/``, not in
+this package): ``python -m course build OUT_DIR`` writes the student and the teacher notebooks
+(``handout.py``); ``minieleatt assignment grade SUBMISSION`` grades a completed notebook or a .py
+(``grader.py``) in a child process with time and memory limits, deciding every verdict in its own
+(``isolation.py``), with hidden cases drawn from ``--secret``; ``minieleatt assignment gradescope
+OUT.zip`` writes a Gradescope autograder (``gradescope.py``); ``course.py`` reads the course file.
+A part that calls the library's own implementation gets no points (``guard.py``). The catalogue of
+real mistakes the checker recognises is ``bugzoo.MISTAKES``.
 
 Layout: ``report.py`` (what a report says), ``diagnose.py`` (generic diagnoses), ``bisect.py`` (the
 time bisector of sequence problems), ``guard.py`` (library calls), ``parts.py`` (the frame of a part
 and the safe call), ``problems/`` (one module per topic), ``assignments.py``, ``grader.py``,
-``handout.py``, ``bugzoo.py``.
+``isolation.py``, ``course.py``, ``gradescope.py``, ``handout.py``, ``bugzoo.py``.
 """
 
 import sys

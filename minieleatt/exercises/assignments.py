@@ -4,7 +4,8 @@
     assignment 2  the LSTM and the GRU       lstm_step, lstm_sequence, gru_step, gru_reset_after
     assignment 3  sequences and training     masked_rnn, readout_loss, overfit
 
-Each assignment's notebook is written once, with its model solutions, in ``source/<name>.py``
+Each assignment's notebook is written once, with its model solutions, in the repository's
+``course/source/<name>.py`` (not in the installed package)
 (``handout.py`` builds the student and the teacher notebooks from it). What an assignment hands
 out from the library (``given``) may be called in it; anything else of the library's may not.
 """
@@ -29,7 +30,7 @@ class Assignment(NamedTuple):
     number: int
     title: str
     problems: list
-    source: str          # the file in source/ that its notebooks are built from
+    source: str          # the file in course/source/ that its notebooks are built from
 
     def problem(self, key):
         for p in self.problems:

@@ -173,6 +173,9 @@ def bisect(prob, run_student, names):
                         f"t < {L - 1}, dhs[t] is not added to what comes back from step t+1",
                         "at every step, dh_t = dhs[t] + dh_next, where dh_next is the dh_prev that step t+1 "
                         "returned; walk t from T-1 down to 0")]
+    end = _counted_from_the_end(prob, run_student, L)
+    if end is not None:
+        return [end]
     t = L - 2
     dh_in = dhs[L - 1]
     total, cell = _carry(prob, ref_cache, L - 1, dh_in)
@@ -225,6 +228,70 @@ def bisect(prob, run_student, names):
     if prob.cell == "lstm" and c_right:
         right_parts.append("dc_next is right")
     return [Finding(f"{where}: " + "; ".join(parts + right_parts), formula)]
+
+
+def _incoming(prob, L, dhs, dstate_T):
+    """What each of the first L steps receives in the reference's backward pass (dh, or (dh, dc)), by t."""
+    _, cache = _reference(prob, L, dhs, dstate_T)
+    received = {}
+    step_backward = lstm_step_backward if prob.cell == "lstm" else rnn_step_backward
+
+    def recording(dstate, step_cache):
+        received[id(step_cache)] = dstate
+        return step_backward(dstate, step_cache)
+
+    zeros = np.zeros_like(prob.dhs[0])
+    dT = dstate_T if dstate_T is not None else ((zeros, zeros) if prob.cell == "lstm" else zeros)
+    scan_backward(recording, dhs, cache, dT)
+    return [received[id(c)] for c in cache.steps], cache
+
+
+def _counted_from_the_end(prob, run_student, L):
+    """The bisector's shorter sequences put an error that the student's loop anchors at the end (``t == T - 2``)
+    at the wrong step. On the whole sequence, with a gradient on the last step only, recover what every step
+    received from the student's dx; a Finding when the first wrong carry is not where the prefixes put it."""
+    T = prob.x.shape[0]
+    if L >= T or prob.mask is not None:
+        return None
+    dhs = np.zeros_like(prob.dhs)
+    dhs[T - 1] = prob.dhs[T - 1]
+    zero_T = None if prob.dstate_T is None else (tuple(d * 0 for d in prob.dstate_T)
+                                                 if isinstance(prob.dstate_T, tuple) else prob.dstate_T * 0)
+    try:
+        got = run_student(T, dhs.copy(), zero_T)
+    except Exception:  # noqa: BLE001 - Stop, or anything: no finding from here
+        return None
+    dx = got.get("dx")
+    if dx is None or np.shape(dx) != prob.x.shape:
+        return None
+    dx = np.asarray(dx, dtype=float)
+    received, cache = _incoming(prob, T, dhs, zero_T)
+    for t in range(T - 2, -1, -1):
+        rec_h, rec_c, ok = _recover(prob, cache, t, dx[t])
+        if not ok:
+            return None
+        right_h, right_c = received[t] if prob.cell == "lstm" else (received[t], None)
+        scale = max(float(np.abs(right_h).max()), 1e-300)
+        c_right = right_c is None or float(np.abs(rec_c - right_c).max()) <= 1e-6 * max(float(np.abs(right_c).max()),
+                                                                                        1e-300)
+        if float(np.abs(rec_h - right_h).max()) / scale < 1e-6 and c_right:
+            continue
+        sender = t + 1
+        if sender in (L - 1, T - 1):
+            return None                      # where the prefixes put it, or at every step: the bisector's own words
+        if float(np.abs(rec_h - 2 * right_h).max()) / scale < 1e-6:
+            what = "is added twice"
+        elif float(np.abs(rec_h).max()) / scale < 1e-6:
+            what = "is not carried at all"
+        else:
+            what = "is wrong"
+        return Finding(f"the gradient that step T-{T - sender} sends back to step T-{T - t} {what} (steps {sender} → {t} "
+                       f"of this T = {T}); on shorter sequences the error moves with T (from length {L} on it "
+                       f"shows as step {L - 1} → {L - 2}): your loop singles out a step counted from the end "
+                       "(a condition or an index written with T)",
+                       "every step is handled alike: dh_t = dhs[t] + dh_next, with dh_next the dh_prev that step t+1 "
+                       "returned, for t = T-1 down to 0")
+    return None
 
 
 def _right_up_to(L):

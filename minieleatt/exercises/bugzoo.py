@@ -28,12 +28,13 @@ class Mistake(NamedTuple):
     edits: tuple         # (old, new) pairs, each old found exactly once in the assignment's solution cells
     part: str            # the part that must fail
     signature: str       # words the checker's report (hint level 'formula') must contain
+    secret: str = None   # caught only on the grader's hidden cases: drawn from this secret
 
 
-def _m(key, title, story, assignment, edits, part, signature):
+def _m(key, title, story, assignment, edits, part, signature, secret=None):
     if isinstance(edits[0], str):
         edits = (edits,)
-    return Mistake(key, title, story, f"assignment{assignment}", tuple(edits), part, signature)
+    return Mistake(key, title, story, f"assignment{assignment}", tuple(edits), part, signature, secret)
 
 
 MISTAKES = [
@@ -56,7 +57,19 @@ MISTAKES = [
        "comes back changed.", 1,
        ("        x[i] = old                                  # exactly as it was\n", ""),
        "numerical_vjp.inputs", "x is not left as it was"),
+    _m("arithmetic-restore", "x[i] restored by arithmetic",
+       "x[i] += ε, then x[i] -= ε looks like it undoes itself; in floating point it does only where x[i] is large "
+       "next to ε, as on the visible cases. The grader's hidden cases hold inputs far smaller than ε.", 1,
+       ("        x[i] = old + eps\n        plus = (f(x) * dout).sum()\n        x[i] = old - eps\n"
+        "        minus = (f(x) * dout).sum()\n        x[i] = old                                  # exactly as it was\n",
+        "        x[i] += eps\n        plus = (f(x) * dout).sum()\n        x[i] -= eps\n        x[i] -= eps\n"
+        "        minus = (f(x) * dout).sum()\n        x[i] += eps\n"),
+       "numerical_vjp.inputs", "undone by arithmetic", secret="the bug zoo"),
     # -- the gate
+    _m("gate-in-place", "the gate applied in place",
+       "x_att = x_t makes a second name for the same array, so x_att *= a also scales the caller's x_t: the output "
+       "is right, the input is not.", 1,
+       ("    x_att = a * x_t\n", "    x_att = x_t\n    x_att *= a\n"), "gate.forward", "writes into its argument x_t"),
     _m("gate-direct-path", "the direct path of x̃ = a ⊙ x forgotten",
        "x reaches x̃ twice (directly and through z_a); the path through the gate is the one students remember.", 1,
        ("dx_t = dx_t + dz_a @ W_xa.T", "dx_t = dz_a @ W_xa.T"), "gate.backward",
@@ -88,6 +101,10 @@ MISTAKES = [
     _m("tanh-derivative-again", "tanh′ taken of the output again",
        "tanh′(z) = 1 − tanh²(z): from the output h that is 1 − h², not 1 − tanh²(h).", 1,
        ("dpre = dh * (1 - h * h)", "dpre = dh * (1 - tanh(h) ** 2)"), "rnn_step.backward", "tanh′ of h again"),
+    _m("dh-in-place", "dh scaled in place",
+       "dpre = dh; dpre *= 1 - h**2 saves an array, but dpre is dh: the caller's dh changes (in a loop, dhs[t]).", 1,
+       ("    dpre = dh * (1 - h * h)  ", "    dpre = dh\n    dpre *= 1 - h * h  "), "rnn_step.backward",
+       "writes into its argument dh"),
     _m("rnn-transposed-Wh", "W_h transposed in dh_prev",
        "W_h is square (H x H), so the slip runs.", 1,
        ('dh_prev = dpre @ p["W_h"].T', 'dh_prev = dpre @ p["W_h"]'), "rnn_step.backward",
@@ -111,6 +128,21 @@ MISTAKES = [
        "Seeding the loop with the last step's gradient, then passing on only what comes back.", 1,
        ("dh = dhs[t] + dh_next", "dh = dhs[t] if t == T - 1 else dh_next"), "rnn_sequence.backward",
        "dhs[t] is not added"),
+    _m("dx-reversed", "dx stacked in reverse time order",
+       "Appending dx_t while walking t from T-1 down to 0 builds the list backwards.", 1,
+       ("    return np.stack(dxs), dh_next, grads", "    return np.stack(dxs[::-1]), dh_next, grads"),
+       "rnn_sequence.backward", "dx holds the steps in reverse order"),
+    _m("step-0-skipped", "the loop stops before step 0",
+       "range(T - 1, 0, -1) counts down to 1: its end is exclusive, so step 0 is never taken back.", 1,
+       ("    for t in reversed(range(T)):\n        dh = dhs[t] + dh_next ",
+        "    for t in range(T - 1, 0, -1):\n        dh = dhs[t] + dh_next "),
+       "rnn_sequence.backward", "never reaches step 0"),
+    _m("carry-doubled-from-the-end", "a carry doubled at step T-2",
+       "A special case for the step before the last (an index written from T) doubles what it sends back.", 1,
+       ("        dxs[t], dh_next, step_grads = rnn_step_backward(dh, cache[t])\n",
+        "        dxs[t], dh_next, step_grads = rnn_step_backward(dh, cache[t])\n"
+        "        if t == T - 2:\n            dh_next = 2 * dh_next\n"),
+       "rnn_sequence.backward", "the gradient that step T-2 sends back to step T-3 is added twice"),
     _m("in-place-state", "the state updated in place",
        "h[...] = h_new saves an allocation, but every step's cache holds the same array, now overwritten (and the "
        "caller's h0 with it).", 1,
@@ -230,7 +262,12 @@ def apply(mistake=None, assignment=None):
 def report(mistake, hints="formula"):
     """The checker's report on the part the mistake must fail."""
     _, parts = find_part(mistake.part)
-    r = parts[0].grade(apply(mistake))
+    part = parts[0]
+    if mistake.secret is not None:
+        from .grader import secret_rng
+        r = part.grade(apply(mistake), part.hidden_cases(secret_rng(mistake.secret, part.id)))
+    else:
+        r = part.grade(apply(mistake))
     r.hints = hints
     return r
 

@@ -16,8 +16,9 @@ Two checks, both on by default:
   path the checks did not take.
 
 Not caught: library source text pasted or ``exec``'d under another file name (that is copying, not
-calling), and a submission that rewrites the grader itself when it is loaded (the grader runs in
-the submission's process; sandboxing is the grading platform's job).
+calling). A submission that rewrites the monitor or the grader when it is loaded rewrites only the
+copy in its own process: ``minieleatt assignment grade`` runs it in a child process and makes every
+verdict in its own (``isolation.py``); a notebook's ``check()`` runs in the student's process.
 """
 
 import dis

@@ -1,6 +1,7 @@
 """The handouts: student and teacher notebooks, built from one source per assignment.
 
-An assignment's source (``source/<name>.py``) is a Python file in the "percent" cell format
+An assignment's source (``course/source/<name>.py`` in the repository: the model solutions are the
+teacher's and are not in the installed package) is a Python file in the "percent" cell format
 (Jupytext's): ``# %%`` starts a code cell, ``# %% [markdown]`` a Markdown cell whose lines are
 comments, and ``key=json`` pairs after the marker become the cell's metadata (``tags=["check"]``).
 The model solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers).
@@ -9,6 +10,9 @@ The model solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` 
                                                      ``# YOUR CODE HERE`` and ``raise NotImplementedError``
                        out_dir/teacher/<name>.ipynb  the solutions in place (markers kept)
 
+Cells carry nbgrader's metadata (``nbgrader``: a solution cell, or an autograded test cell with its
+``grade_id`` and ``points``), so nbgrader can take the teacher notebook as its source version; mark with
+``minieleatt assignment grade`` all the same (nbgrader's autograde only sees whether a cell raises).
 The notebooks are written byte for byte the same on every run (fixed cell ids, sorted keys), so a
 rebuilt handout is a clean diff. ``hints`` sets the level of the checks' hints in the notebooks
 (``HINTS = "..."`` in the setup cell); ``install`` what a hosted notebook service pip-installs.
@@ -18,22 +22,44 @@ import json
 import os
 import re
 
-from .assignments import ASSIGNMENTS
+from .. import __version__
+from .assignments import ASSIGNMENTS, find_part
 from .report import check_hints
 
-SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "source")
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class NoCourse(FileNotFoundError):
+    """The teacher's side (``course/``: the model solutions) is not here: an installed package, not a clone."""
+
+
+def course_dir():
+    """The repository's ``course/`` folder (or ``$MINIELEATT_COURSE``): the sources with the model solutions."""
+    path = os.environ.get("MINIELEATT_COURSE") or os.path.join(_ROOT, "course")
+    if not os.path.isfile(os.path.join(path, "source", "_install.py")):
+        raise NoCourse(f"the teacher's build needs the repository's course/ folder (the model solutions are not in "
+                       f"the installed package), and there is none at {path}: run it from a clone of the repository "
+                       "(python -m course build OUT_DIR, or minieleatt assignment build OUT_DIR there), or set "
+                       "MINIELEATT_COURSE to the course folder")
+    return path
+
+
+def source_dir():
+    return os.path.join(course_dir(), "source")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
-DEFAULT_INSTALL = "minieleatt"
+# what the notebooks pip-install on a hosted service: the wheel the teacher hands out beside them (minieleatt is
+# not on PyPI; `pip wheel --no-deps . -w dist` in the repository writes it), or a git URL given with --install
+DEFAULT_INSTALL = f"minieleatt-{__version__}-py3-none-any.whl"
 # the line of a source that stands for the first lines every assignment shares (source/_install.py)
 INSTALL_LINE = "# (the first lines of every assignment: the FAST switch and the install, from source/_install.py)\n"
 
 
 def read_source(assignment):
     """The cells of ``assignment``'s source (a key), the shared first lines of ``source/_install.py`` in place."""
-    with open(os.path.join(SOURCE_DIR, ASSIGNMENTS[assignment].source), encoding="utf-8") as f:
+    with open(os.path.join(source_dir(), ASSIGNMENTS[assignment].source), encoding="utf-8") as f:
         text = f.read()
-    with open(os.path.join(SOURCE_DIR, "_install.py"), encoding="utf-8") as f:
+    with open(os.path.join(source_dir(), "_install.py"), encoding="utf-8") as f:
         shared = f.read().split('"""\n\n', 1)[1]          # without the file's docstring
     return parse(text.replace(INSTALL_LINE, shared))
 
@@ -112,7 +138,7 @@ def notebook(assignment, version, hints="formula", install=DEFAULT_INSTALL):
     check_hints(hints)
     a = ASSIGNMENTS[assignment]
     cells = read_source(assignment)
-    out = []
+    out, used = [], set()
     for k, cell in enumerate(cells):
         source = cell.source
         if cell.kind == "code":
@@ -120,8 +146,11 @@ def notebook(assignment, version, hints="formula", install=DEFAULT_INSTALL):
                 source = strip_solutions(source)
             source = re.sub(r'^HINTS = "[^"]*"', f'HINTS = "{hints}"', source, flags=re.M)
             source = re.sub(r'^INSTALL = "[^"]*"', f'INSTALL = "{install}"', source, flags=re.M)
-        entry = {"cell_type": cell.kind, "id": f"{a.key}-{k:03d}", "metadata": dict(cell.metadata),
-                 "source": _lines(source)}
+        meta = dict(cell.metadata)
+        grading = nbgrader_metadata(cell, f"{a.key}-{k:03d}", used)
+        if grading:
+            meta["nbgrader"] = grading
+        entry = {"cell_type": cell.kind, "id": f"{a.key}-{k:03d}", "metadata": meta, "source": _lines(source)}
         if cell.kind == "code":
             entry.update(execution_count=None, outputs=[])
         out.append(entry)
@@ -130,6 +159,31 @@ def notebook(assignment, version, hints="formula", install=DEFAULT_INSTALL):
         "language_info": {"name": "python"},
         "minieleatt": {"assignment": a.key, "version": version}},
         "nbformat": 4, "nbformat_minor": 5}
+
+
+def nbgrader_metadata(cell, cell_id, used):
+    """nbgrader's cell metadata: a solution cell (the student writes it), or an autograded test cell (a
+    ``check("...")`` cell: its grade_id is the target, its points those of the parts it checks); else None."""
+    if cell.kind != "code":
+        return None
+    if BEGIN in cell.source:
+        return {"grade": False, "grade_id": cell_id, "locked": False, "schema_version": 3, "solution": True,
+                "task": False}
+    if "check" in cell.metadata.get("tags", []):
+        targets = re.findall(r"""check\(\s*["']([\w.]+)["']""", cell.source)
+        if not targets:
+            return None
+        points = 0
+        for target in targets:
+            _, parts = find_part(target)
+            points += sum(p.points for p in parts)
+        grade_id = "+".join(targets)
+        while grade_id in used:
+            grade_id += "-again"
+        used.add(grade_id)
+        return {"grade": True, "grade_id": grade_id, "locked": True, "points": points, "schema_version": 3,
+                "solution": False, "task": False}
+    return None
 
 
 def dumps(nb):
@@ -142,7 +196,8 @@ def notebook_name(assignment):
 
 README = """# {title}
 
-Built by `minieleatt assignment build` from the sources in `minieleatt/exercises/source/`.
+Built by `minieleatt assignment build` (or `python -m course build`) from the sources in the repository's
+`course/source/`.
 
 - `student/`: the notebooks to hand out. Every function to write ends in `raise NotImplementedError`;
   each check cell grades its part on the student's functions (`check("gate.backward")`), with

@@ -19,6 +19,7 @@ submission's) and called through ``Student.call``, which
 ``compare`` turns the student's tensors and the right ones into table rows with diagnoses.
 """
 
+import inspect
 import math
 import os
 import sys
@@ -83,12 +84,54 @@ def copy(value):
     return value
 
 
-class Student:
-    """The student's functions (by name, in ``namespace``) and the rules for calling them."""
+class Aborted(BaseException):
+    """The part's run was cut short (isolated grading: a wall-clock limit, a child process that died): not an
+    ``Exception``, so no diagnosis swallows it. ``status``: 'timed out' or 'error'."""
 
-    def __init__(self, namespace, allowed=frozenset()):
+    def __init__(self, message, status="timed out"):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+TimedOut = Aborted
+
+
+# the library's own steps, put in place of the student's when a sequence part is graded a second time
+# (``Part.grade``: partial credit without a cascade from a wrong step)
+REFERENCE_STEPS = {
+    "rnn": {("functional/rnn.py", "rnn_step_forward"), ("functional/rnn.py", "rnn_step_backward")},
+    "lstm": {("functional/lstm.py", "lstm_step_forward"), ("functional/lstm.py", "lstm_step_backward")},
+}
+
+
+def reference_steps(cell):
+    """name -> the library's step function, for ``cell`` ('rnn' or 'lstm')."""
+    from .. import functional
+    return {name: getattr(functional, name) for _, name in REFERENCE_STEPS[cell]}
+
+
+class Student:
+    """The student's functions (by name, in ``namespace``) and the rules for calling them.
+
+    This one runs them in this process (a notebook's ``check``); ``isolation.RemoteStudent`` has the
+    same methods and runs them in a child process (the grader).
+    """
+
+    def __init__(self, namespace, allowed=frozenset(), steps=None):
         self.namespace = namespace
         self.allowed = set(allowed)
+        self.steps = steps                # None, or 'rnn' / 'lstm': the library's steps replace the student's
+        if steps is not None:
+            self.allowed |= REFERENCE_STEPS[steps]
+
+    def with_steps(self, cell):
+        """The same functions, with the library's ``cell`` steps in place of the student's."""
+        return Student(self.namespace, self.allowed, cell)
+
+    def has(self, name):
+        """Does the submission define a function ``name``?"""
+        return callable(self.namespace.get(name))
 
     def function(self, name):
         fn = self.namespace.get(name)
@@ -114,12 +157,19 @@ class Student:
                                   f"{' ...' if len(found) > 4 else ''}): this part asks you to write it yourself "
                                   "with NumPy, so it gets no points")
 
-    def call(self, name, *args, callbacks=(), sizes=None):
-        """``name(*args)`` with copies of the arguments; raises ``Stop`` as described in the module docstring."""
+    def probe(self, kind, *args):
+        """Run the grader's probe ``kind`` (``PROBES``: a call that needs more than arguments, e.g. a function
+        of the grader's to hand over) on plain arguments; plain data back."""
+        return PROBES[kind](self, *args)
+
+    def call(self, name, *args, callbacks=(), sizes=None, check_args=True):
+        """``name(*args)`` with copies of the arguments; raises ``Stop`` as described in the module docstring,
+        and (``check_args``) when the function changed one of its arguments."""
         fn = self.function(name)
         args = copy(args)
+        pristine = copy(args) if check_args else None
         caught = None
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"), _substituted(self.namespace, self.steps):
             warnings.simplefilter("ignore")
             monitor = LibraryMonitor(self.allowed, callbacks)
             with monitor:
@@ -140,7 +190,85 @@ class Student:
         if caught is not None:
             text, finding = explain_exception(caught, sizes)
             raise Stop("error", f"{name} raised {text}", finding)
+        if check_args:
+            changed = changed_argument(fn, args, pristine)
+            if changed:
+                raise Stop("failed", f"{name} writes into its argument {changed} in place: the caller's {changed} "
+                                     "is changed by the call (arguments are read-only)",
+                           Finding(f"{name} changes {changed}: an in-place operation (+=, *=, [...] =, out=) on an "
+                                   "array it was given, or on a name bound to it (y = x; y *= a changes x)",
+                                   "make a new array (y = x * a, not y *= a), or copy first (y = x.copy()); a cache "
+                                   "that holds an argument then keeps its value"))
         return out
+
+
+class _substituted:
+    """Context manager: the library's ``cell`` steps in ``namespace`` (the student's globals), then the
+    student's own back."""
+
+    def __init__(self, namespace, cell):
+        self.namespace, self.cell, self.saved = namespace, cell, {}
+
+    def __enter__(self):
+        if self.cell is not None:
+            for name, fn in reference_steps(self.cell).items():
+                self.saved[name] = self.namespace.get(name, _ABSENT)
+                self.namespace[name] = fn
+        return self
+
+    def __exit__(self, *exc):
+        for name, fn in self.saved.items():
+            if fn is _ABSENT:
+                self.namespace.pop(name, None)
+            else:
+                self.namespace[name] = fn
+        return False
+
+
+_ABSENT = object()
+
+
+def changed_argument(fn, after, before):
+    """The name of the first argument (``x_t``, ``params['W_x']``, ``cache[2]``) that differs between
+    ``after`` and ``before`` (copies of the arguments), or None."""
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    names += [f"argument {k}" for k in range(len(names), len(after))]
+    for name, a, b in zip(names, after, before):
+        where = _first_difference(a, b, name)
+        if where:
+            return where
+    return None
+
+
+def _first_difference(a, b, path):
+    if isinstance(b, np.ndarray):
+        if not isinstance(a, np.ndarray) or a.shape != b.shape or a.dtype != b.dtype:
+            return path
+        if b.dtype.kind in "biufc":
+            return None if np.array_equal(a, b, equal_nan=True) else path
+        return None
+    if isinstance(b, dict) and isinstance(a, dict):
+        if set(a) != set(b):
+            return path
+        for k in b:
+            found = _first_difference(a[k], b[k], f"{path}[{k!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(b, (tuple, list)) and isinstance(a, (tuple, list)):
+        if len(a) != len(b):
+            return path
+        for k, (u, v) in enumerate(zip(a, b)):
+            found = _first_difference(u, v, f"{path}[{k}]")
+            if found:
+                return found
+    return None
+
+
+PROBES = {}     # kind -> function(student, *plain args) -> plain data (filled in by the problems)
 
 
 def _raised_in(exc, default):
@@ -212,7 +340,8 @@ def compare(got, truth, right, sizes, diagnosis=None, tol=TOLERANCE, dtype=np.fl
             if arr.dtype == object or arr.dtype.kind not in "fiub":
                 raise TypeError
         except (TypeError, ValueError):
-            rows[name] = TensorRow(name, shape, math.nan, False, f"not an array of numbers (a {type(g).__name__})")
+            kind = g.kind if type(g).__name__ == "Handle" else type(g).__name__     # an object left in the child
+            rows[name] = TensorRow(name, shape, math.nan, False, f"not an array of numbers (a {kind})")
             continue
         if arr.shape != shape:
             f = shape_finding(name, arr.shape, shape, sizes)
@@ -284,13 +413,40 @@ class Part:
     def run_case(self, student, case):
         raise NotImplementedError
 
-    def grade(self, namespace):
-        """Run the part on every case of it; a ``PartReport``."""
-        student = Student(namespace, self.problem.given)
+    def hidden_cases(self, rng):
+        """Cases the notebook's ``check`` never runs, drawn from ``rng`` (the teacher's secret): new seeds and
+        sizes for each visible case (``hidden_case``)."""
+        return [self.hidden_case(rng, case) for case in self.cases()]
+
+    def hidden_case(self, rng, case):
+        seed = int(rng.integers(10_000, 1_000_000))
+        return Case(seed, other_sizes(rng, case.sizes), case.variant)
+
+    step_cell = None     # 'rnn' / 'lstm': a sequence part on the student's step, graded again on the library's
+
+    def grade(self, student, case_list=None):
+        """Run the part on every case of it (or of ``case_list``); a ``PartReport``. ``student``: a ``Student``
+        (or what stands for one), or a namespace. A sequence part (``step_cell``) that fails is graded again
+        with the library's step in place of the student's: a right loop gets its points, and the report says so."""
+        if not hasattr(student, "call"):
+            student = Student(student, self.problem.given)
+        case_list = self.cases() if case_list is None else list(case_list)
+        report = self._grade(student, case_list)
+        if self.step_cell is not None and not report.passed and report.status in ("failed", "error"):
+            again = self._grade(student.with_steps(self.step_cell), case_list)
+            if again.passed:
+                again.message = (f"right when run on the library's {self.step_cell} step in place of yours: your loop "
+                                 f"is right, but your step is not (its own part, [{self.step_cell}_step], costs its "
+                                 f"points). On your own step: {report.diagnosis()}")
+                again.substituted = True
+                return again
+        return report
+
+    def _grade(self, student, case_list):
+        done, case = 0, None
         try:
             student.check_code(self.needs)
-            done = 0
-            for case in self.cases():
+            for case in case_list:
                 try:
                     result = self.run_case(student, case)
                 except Malformed as exc:
@@ -301,7 +457,27 @@ class Part:
             return PartReport(self, "passed", cases_checked=done)
         except Stop as stop:
             return PartReport(self, stop.status, message=stop.message,
-                              findings=[stop.finding] if stop.finding is not None else [])
+                              findings=[stop.finding] if stop.finding is not None else [],
+                              case=case.text() if case is not None and stop.status in ("failed", "error") else "")
+        except Aborted as stop:
+            return PartReport(self, stop.status, message=stop.message,
+                              case=case.text() if case is not None else "")
+
+
+def other_sizes(rng, sizes):
+    """``sizes`` moved by a few: the matrix sizes (B, D, H, K, C) stay different from each other, T stays >= 2."""
+    out = dict(sizes)
+    dims = [k for k, v in sizes.items() if k in ("B", "D", "H", "K") and isinstance(v, int)]
+    for _ in range(100):
+        for k in dims:
+            out[k] = int(max(2, sizes[k] + rng.integers(-1, 4)))
+        if len({out[k] for k in dims}) == len(dims):
+            break
+    else:
+        out = dict(sizes)
+    if isinstance(sizes.get("T"), int):
+        out["T"] = int(sizes["T"] + rng.integers(0, 4))
+    return out
 
 
 class Problem:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 HINT_LEVELS = ("none", "location", "formula")
 
-STATUSES = ("passed", "failed", "not implemented", "error", "missing", "library")
+STATUSES = ("passed", "failed", "not implemented", "error", "missing", "library", "timed out")
 
 
 _DEFAULT = {"hints": "formula"}
@@ -83,6 +83,10 @@ class PartReport:
         self.cases_checked = cases_checked
         self.score = (part.points if status == "passed" else 0) if score is None else score
         self.hints = hints                # None: the session's default
+        self.substituted = False          # graded on the library's step in place of the student's
+        self.visibility = "visible"       # Gradescope's: 'visible', or the hidden cases' ('after_due_date' ...)
+        self.label = ""                   # '' or 'hidden cases'
+        self.max_score = part.points
 
     @property
     def passed(self):
@@ -107,10 +111,10 @@ class PartReport:
 
     def diagnosis(self):
         """The always-shown summary of what is wrong (no hint)."""
-        if self.status in ("not implemented", "error", "missing", "library"):
+        if self.status in ("not implemented", "error", "missing", "library", "timed out"):
             return self.message
         if self.passed:
-            return ""
+            return self.message
         wrong = self.failures()
         right = [r.name for r in self.rows if r.passed]
         parts = [f"{r.name} ({r.problem})" if r.problem else r.name for r in wrong]
@@ -152,10 +156,11 @@ class PartReport:
     def text(self, hints=None):
         hints = check_hints(hints if hints is not None else self.hints)
         p = self.part
-        head = f"[{p.id}] {p.title}: {p.signature}"
+        head = f"[{p.id}{', ' + self.label if self.label else ''}] {p.title}: {p.signature}"
         verdict = {"passed": "right", "failed": "WRONG", "not implemented": "not implemented yet",
-                   "error": "did not run to the end", "missing": "missing", "library": "calls the library"}
-        lines = [f"{head}\n  {verdict[self.status]}, {_points(self.score)} of {_points(p.points)} points"
+                   "error": "did not run to the end", "missing": "missing", "library": "calls the library",
+                   "timed out": "timed out"}
+        lines = [f"{head}\n  {verdict[self.status]}, {_points(self.score)} of {_points(self.max_score)} points"
                  + (f" ({self.cases_checked} cases)" if self.passed and self.cases_checked else "")]
         if self.case and not self.passed:
             lines.append(f"  case: {self.case}")
@@ -184,9 +189,11 @@ class PartReport:
     def to_json(self, hints=None):
         """One Gradescope test: name, number, score, max_score, status, output."""
         p = self.part
-        return {"name": f"{p.id}: {p.title}", "number": p.number, "score": self.score, "max_score": p.points,
+        label = f" ({self.label})" if self.label else ""
+        return {"name": f"{p.id}{label}: {p.title}", "number": p.number + (".h" if self.label else ""),
+                "score": self.score, "max_score": self.max_score,
                 "status": "passed" if self.passed else "failed", "output": self.text(hints),
-                "visibility": "visible"}
+                "visibility": self.visibility}
 
 
 def _points(x):
@@ -208,7 +215,7 @@ class Report:
 
     @property
     def max_score(self):
-        return sum(r.part.points for r in self.parts)
+        return sum(r.max_score for r in self.parts)
 
     @property
     def passed(self):
@@ -226,9 +233,31 @@ class Report:
         lines.extend(self.notes)
         for r in self.parts:
             lines.append(r.text(hints))
-        lines.append(f"total: {_points(self.score)} of {_points(self.max_score)} points"
-                     + (" — full marks" if self.passed else ""))
+        lines.append(self.total())
         return "\n".join(lines)
+
+    def split(self):
+        """(score, max) of the visible cases and of the hidden ones, or None without hidden cases."""
+        hidden = [r for r in self.parts if r.label]
+        if not hidden:
+            return None
+        shown = [r for r in self.parts if not r.label]
+        return ((sum(r.score for r in shown), sum(r.max_score for r in shown)),
+                (sum(r.score for r in hidden), sum(r.max_score for r in hidden)))
+
+    def total(self, public=False):
+        """The total line; ``public``: for the student before the due date (the visible cases' score only)."""
+        split = self.split()
+        if public and split:
+            (vs, vm), _ = split
+            return f"visible cases: {_points(vs)} of {_points(vm)} points (the hidden cases are scored apart)"
+        text = f"total: {_points(self.score)} of {_points(self.max_score)} points" + (" — full marks" if self.passed
+                                                                                       else "")
+        if split:
+            (vs, vm), (hs, hm) = split
+            text += (f" (visible cases: {_points(vs)} of {_points(vm)}; hidden cases: {_points(hs)} of "
+                     f"{_points(hm)})")
+        return text
 
     def __str__(self):
         return self.text()
@@ -239,8 +268,10 @@ class Report:
     def to_json(self, hints=None):
         """Gradescope's ``results.json``: score, max_score, output, tests (one per part)."""
         hints = check_hints(hints if hints is not None else self.hints)
-        return {"score": self.score, "max_score": self.max_score,
-                "output": "\n".join([self.title, *self.notes]).strip() + f"\ntotal: {_points(self.score)} of "
-                          f"{_points(self.max_score)} points",
+        result = {"score": self.score, "max_score": self.max_score,
+                "output": "\n".join([self.title, *self.notes]).strip() + "\n" + self.total(public=True),
                 "visibility": "visible", "stdout_visibility": "hidden",
-                "tests": [r.to_json(hints) for r in self.parts]}
+                  "tests": [r.to_json(hints) for r in self.parts]}
+        if self.split():          # Gradescope sums the tests, and keeps the hidden ones' share hidden until they show
+            del result["score"]
+        return result

@@ -44,14 +44,41 @@ def test_a_step_inlined_in_the_loop_without_the_gates_share(a1):
     assert "your dh0 misses the gate's share of dh_prev" in text
 
 
-def test_the_step_is_checked_before_the_loop(a1):
+def test_a_right_loop_on_a_wrong_step_gets_its_points_on_the_librarys_step(a1):
+    """Partial credit without a cascade: the sequence part is graded again with the library's step in place of the
+    student's, and the report says so."""
     namespace = submit(a1, """
         SOLUTION = rnn_step_backward
         def rnn_step_backward(dh, cache):
             dx_t, dh_prev, grads = SOLUTION(dh, cache)
             return dx_t, 0.5 * dh_prev, grads
     """)
-    text = where(check("rnn_sequence.backward", namespace))
+    r = check("rnn_sequence.backward", namespace)
+    assert r.passed and r.substituted and r.score == 4
+    assert "right when run on the library's rnn step in place of yours" in r.text()
+    assert "[rnn_step]" in r.text() and "On your own step: wrong: dx, dh0" in r.text()
+    assert not check("rnn_step.backward", namespace).passed
+    assert namespace["rnn_step_backward"].__name__ == "rnn_step_backward" and "SOLUTION" in namespace
+
+
+def test_the_step_is_checked_before_the_loop(a1):
+    namespace = submit(a1, """
+        SOLUTION = rnn_step_backward
+        def rnn_step_backward(dh, cache):
+            dx_t, dh_prev, grads = SOLUTION(dh, cache)
+            return dx_t, 0.5 * dh_prev, grads
+
+        def rnn_backward(dhs, cache):                   # and the loop forgets to carry dh_next
+            T = dhs.shape[0]
+            dxs, grads = [None] * T, None
+            for t in reversed(range(T)):
+                dxs[t], dh0, g = rnn_step_backward(dhs[t], cache[t])
+                grads = g if grads is None else {k: grads[k] + g[k] for k in grads}
+            return np.stack(dxs), dh0, grads
+    """)
+    r = check("rnn_sequence.backward", namespace)
+    assert not r.passed and not r.substituted
+    text = where(r)
     assert "your step (rnn_step_forward / rnn_step_backward) is not right" in text
     assert "from length" not in text
 

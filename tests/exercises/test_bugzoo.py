@@ -66,3 +66,39 @@ def test_the_three_diagnoses_the_old_checker_got_wrong():
     assert column.status == "error" and "not in the masking" not in column.text()
     assert "mask[t][:, None]" in column.text("formula") and "mask[t][:, None]" not in column.text("none")
     assert all(level in HINT_LEVELS for level in ("none", "location", "formula"))
+
+
+ISSUE_18 = ["dh-in-place", "arithmetic-restore", "gate-in-place", "dx-reversed", "step-0-skipped",
+            "carry-doubled-from-the-end"]
+
+
+def test_the_six_mistakes_the_checker_missed_or_misdiagnosed_are_in_the_catalogue():
+    assert set(ISSUE_18) <= set(KEYS)
+
+
+def test_the_misdiagnoses_are_gone():
+    """In-place gating was blamed on the backward; reversed dx on the carry; a skipped step 0 was never said; a carry
+    doubled at T-2 was put at step 1 -> 0."""
+    gate = bugzoo.report(bugzoo.get("gate-in-place"))
+    assert gate.id == "gate.forward" and "dz_a" not in gate.text()
+    namespace = bugzoo.apply(bugzoo.get("gate-in-place"))
+    assert "writes into its argument x_t" in bugzoo.report(bugzoo.get("gate-in-place")).text()
+    _, (backward,) = find_part("gate.backward")
+    assert "writes into its argument x_t" in backward.grade(namespace).text("formula")
+    reversed_dx = bugzoo.report(bugzoo.get("dx-reversed"))
+    assert [r.name for r in reversed_dx.failures()] == ["dx"] and "dh_next" not in reversed_dx.text()
+    skipped = bugzoo.report(bugzoo.get("step-0-skipped"))
+    assert "never reaches step 0" in skipped.text("location") and "T=5" in skipped.text()
+    doubled = bugzoo.report(bugzoo.get("carry-doubled-from-the-end")).text("location")
+    assert "steps 3 → 2 of this T = 5" in doubled and "step 1 sends back to step 0" not in doubled
+
+
+def test_the_arithmetic_restore_passes_the_visible_cases_and_fails_a_hidden_one():
+    mistake = bugzoo.get("arithmetic-restore")
+    _, (part,) = find_part(mistake.part)
+    namespace = bugzoo.apply(mistake)
+    assert part.grade(namespace).passed                           # what check() shows the student
+    hidden = bugzoo.report(mistake)
+    assert not hidden.passed and "scale=" in hidden.case
+    assert part.grade(bugzoo.apply(assignment="assignment1"), part.hidden_cases(
+        __import__("minieleatt.exercises.grader", fromlist=["x"]).secret_rng(mistake.secret, part.id))).passed

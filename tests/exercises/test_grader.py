@@ -136,3 +136,51 @@ def test_grade_refuses_what_it_cannot_grade(tmp_path, capsys):
     other = tmp_path / "a.txt"
     other.write_text("")
     assert main(["assignment", "grade", str(other)]) == 2
+
+
+def test_hidden_cases_from_a_secret_are_scored_and_reported_apart(tmp_path, capsys):
+    """x[i] += eps ... x[i] -= eps passes every case check() shows and fails a hidden one (x far below eps)."""
+    namespace_cells = bugzoo.edited_cells(bugzoo.get("arithmetic-restore"))
+    path = tmp_path / "restore.py"
+    path.write_text("\n\n".join(source for source, _ in namespace_cells))
+    assert main(["assignment", "grade", str(path), "--assignment", "assignment1"]) == 0     # no secret: full marks
+    capsys.readouterr()
+    out = tmp_path / "results.json"
+    assert main(["assignment", "grade", str(path), "--assignment", "assignment1", "--secret", "spring term",
+                 "--json", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "[numerical_vjp.inputs, hidden cases]" in text and "scale=" in text
+    assert "total: 22.5 of 23 points (visible cases: 11.5 of 11.5; hidden cases: 11 of 11.5)" in text
+    result = json.loads(out.read_text())
+    tests = {t["name"].split(":")[0]: t for t in result["tests"]}
+    assert tests["numerical_vjp.inputs"]["visibility"] == "visible" and tests["numerical_vjp.inputs"]["score"] == 0.5
+    hidden = tests["numerical_vjp.inputs (hidden cases)"]
+    assert hidden["visibility"] == "after_due_date" and hidden["score"] == 0 and hidden["max_score"] == 0.5
+    assert sum(t["score"] for t in result["tests"]) == 22.5 and "hidden cases: 11" not in result["output"]
+    assert "score" not in result               # Gradescope sums the tests; the hidden ones' share stays hidden
+    # the same secret draws the same cases; another draws others; none is a case check() runs
+    from minieleatt.exercises.assignments import find_part
+    from minieleatt.exercises.grader import secret_rng
+    _, (part,) = find_part("rnn_sequence.backward")
+    a = part.hidden_cases(secret_rng("spring term", part.id))
+    assert a == part.hidden_cases(secret_rng("spring term", part.id)) != part.hidden_cases(secret_rng("x", part.id))
+    assert not set(c.seed for c in a) & set(c.seed for c in part.cases())
+
+
+def test_the_notebooks_carry_nbgrader_metadata(built):
+    """Solution cells and autograded test cells, with grade_id and points that add up to the assignment's."""
+    for a in ASSIGNMENTS:
+        for version in ("student", "teacher"):
+            nb = json.loads((built / version / notebook_name(a)).read_text())
+            graded = [c["metadata"]["nbgrader"] for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+            solutions = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+            assert sum(g["points"] for g in graded) == ASSIGNMENTS[a].max_score
+            assert len({g["grade_id"] for g in graded}) == len(graded) and all(g["locked"] for g in graded)
+            assert all(c["metadata"]["nbgrader"]["schema_version"] == 3 for c in solutions) and solutions
+            if version == "teacher":
+                assert all("### BEGIN SOLUTION" in "".join(c["source"]) for c in solutions)
+
+
+def test_the_default_install_line_is_the_wheel_not_a_package_on_pypi(built):
+    text = (built / "student" / notebook_name("assignment1")).read_text()
+    assert 'INSTALL = \\"minieleatt-0.1.0-py3-none-any.whl\\"' in text and "uploaded beside this notebook" in text

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...gradcheck import numerical_vjp
 from ..diagnose import Diagnosis
-from ..parts import FORWARD_TOLERANCE, Case, CaseResult, Malformed, Part, compare, copy, unpack
+from ..parts import FORWARD_TOLERANCE, Case, CaseResult, Malformed, Part, Stop, compare, copy, unpack
 from ..report import Finding
 
 
@@ -75,6 +75,10 @@ class Spec:
     def backward_findings(self, student, inst, cache, got, rows):
         """Part-level findings for a wrong backward (the time bisector's, for a sequence)."""
         return []
+
+    def skipped_steps(self, student, inst):
+        """For a sequence: a finding when the student's loop skips a time step, else None."""
+        return None
 
 
 class Instance:
@@ -184,8 +188,18 @@ class BackwardPart(SpecPart):
             fwd = f" [{self.forward_part.id}]" if self.forward_part is not None else ""
             return CaseResult([], message=f"your {spec.forward_name} is wrong on this case{fwd}: the backward pass "
                                           f"runs on your forward's cache, so fix the forward first.")
-        raw = student.call(spec.backward_name, *spec.backward_args(inst, cache), sizes=inst.sizes)
-        got = unpack(raw, spec.backward_layout, spec.backward_returns, spec.param_names(inst.inputs))
+        try:
+            raw = student.call(spec.backward_name, *spec.backward_args(inst, cache), sizes=inst.sizes)
+            got = unpack(raw, spec.backward_layout, spec.backward_returns, spec.param_names(inst.inputs))
+        except (Stop, Malformed) as exc:          # it did not run, or returned the wrong structure: a skipped step?
+            if isinstance(exc, Stop) and exc.status not in ("error", "failed"):
+                raise
+            skipped = spec.skipped_steps(student, inst)
+            if skipped is None:
+                raise
+            if isinstance(exc, Malformed):
+                raise Stop("failed", f"{spec.backward_signature}: {exc}.", skipped) from None
+            raise Stop(exc.status, exc.message, skipped) from None
         rows = compare(got, inst.numerical, inst.grads, inst.sizes, inst.backward_diagnosis)
         findings = []
         if not all(r.passed for r in rows):

@@ -242,7 +242,7 @@ class LSTMSequenceSpec(Spec):
                                      "(h, c), cache_t = step(x[t], (h, c)); hs[t] = h"))]})
 
     def backward_findings(self, student, inst, cache, got, rows):
-        return sequence_findings(self, student, inst)
+        return sequence_findings(self, student, inst, got)
 
 
 SEQUENCE = LSTMSequenceSpec()
@@ -252,4 +252,5 @@ def lstm_sequence_problem():
     fwd = ForwardPart(SEQUENCE, "forward", "the LSTM over a sequence, forward", 1, cases([0, 1], SEQ_SHAPES))
     bwd = BackwardPart(SEQUENCE, "backward", "the LSTM over a sequence, backward through time", 3,
                        cases([0, 1], SEQ_SHAPES), fwd)
+    fwd.step_cell = bwd.step_cell = "lstm"
     return Problem("lstm_sequence", "The LSTM over a sequence, on your own step", [fwd, bwd])

@@ -9,8 +9,6 @@ The student writes ``rnn_step_forward(x_t, h_prev, params, attention="sigmoid") 
 ``rnn_backward(dhs, cache) -> (dx, dh0, grads)`` with a cache of their own design.
 """
 
-import inspect
-
 import numpy as np
 
 from ...functional import (lstm_step_backward, lstm_step_forward, param_shapes, rnn_backward, rnn_forward,
@@ -18,7 +16,7 @@ from ...functional import (lstm_step_backward, lstm_step_forward, param_shapes, 
 from ...functional.activations import sigmoid
 from ..bisect import SequenceProblem, bisect
 from ..diagnose import Diagnosis, same
-from ..parts import Problem, Stop, cases, copy, draw, unpack
+from ..parts import PROBES, Problem, Stop, cases, copy, draw, reference_steps, unpack
 from ..report import Finding
 from .common import BackwardPart, ForwardPart, Spec, missing_terms
 
@@ -200,13 +198,37 @@ class RNNSequenceSpec(Spec):
 
     # -- the bisector
     def backward_findings(self, student, inst, cache, got, rows):
-        return sequence_findings(self, student, inst)
+        return sequence_findings(self, student, inst, got)
+
+    def skipped_steps(self, student, inst):
+        """A finding when the student's loop never takes back some time step (``range(T - 1, 0, -1)``), or None."""
+        args = [list(self.forward_args(inst)), inst.douts[0], list(self.backward_args(inst, None)[2:])]
+        try:
+            visited = student.probe("visited_steps", self.cell, self.forward_name, self.backward_name, *args)
+        except Stop:
+            return None
+        T = len(inst.inputs["x"])
+        if not isinstance(visited, list) or not visited:
+            return None
+        missing = [t for t in range(T) if t not in visited]
+        if not missing:
+            return None
+        if missing == [0]:
+            what = "never reaches step 0: it takes back steps 1 to T-1 only, so dx[0], step 0's share of the weights' " \
+                   "gradients and dh0 are missing or wrong"
+            formula = ("range(T - 1, 0, -1) stops at 1 (its end is exclusive): walk t = T-1, ..., 0 with "
+                       "reversed(range(T)) or range(T - 1, -1, -1)")
+        else:
+            what = f"skips step{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} (of 0 to {T - 1}), " \
+                   "so their gradients are missing"
+            formula = "the backward loop takes back every step: for t in reversed(range(T))"
+        return Finding(f"your loop {what}", formula)
 
 
 def step_findings(spec, student, inst):
     """Is the student's own step right on this sequence's first step? [] when it is (or is not written)."""
     fwd_name, bwd_name = spec.step_names
-    if fwd_name not in student.namespace or bwd_name not in student.namespace:
+    if not student.has(fwd_name) or not student.has(bwd_name):
         return []
     p = spec.params(inst.inputs)
     state0 = (inst.inputs["h0"], inst.inputs["c0"]) if spec.cell == "lstm" else inst.inputs["h0"]
@@ -238,14 +260,19 @@ def step_findings(spec, student, inst):
                     "the sequence adds nothing to the step's maths, only the loop")]
 
 
-def sequence_findings(spec, student, inst):
-    """The findings about a wrong sequence backward: the step first, then the time bisector."""
+def sequence_findings(spec, student, inst, got=None):
+    """The findings about a wrong sequence backward: the step first, skipped steps, dx in reverse order, then the
+    time bisector."""
     found = step_findings(spec, student, inst)
     if found:
         return found
-    mutated = _mutates_inputs(spec, student, inst)
-    if mutated:
-        return [mutated]
+    skipped = spec.skipped_steps(student, inst)
+    if skipped is not None:
+        return [skipped]
+    if got is not None and _reversed(got.get("dx"), inst.grads["dx"]):
+        return [Finding("dx holds the steps in reverse order: dx[t] is the gradient of x[T-1-t] (dx[::-1] is right)",
+                        "store each step's gradient at its own index (dxs[t] = ...), or, after appending from t = T-1 "
+                        "down to 0, reverse the list once: np.stack(dxs[::-1])")]
     p = spec.params(inst.inputs)
     state0 = (inst.inputs["h0"], inst.inputs["c0"]) if spec.cell == "lstm" else inst.inputs["h0"]
     mask = inst.inputs.get("mask")
@@ -269,49 +296,62 @@ def sequence_findings(spec, student, inst):
         return []
 
 
+def _reversed(dx, right):
+    if dx is None or np.shape(dx) != right.shape or len(right) < 2:
+        return False
+    dx = np.asarray(dx, dtype=float)
+    return same(dx[::-1], right) and not same(dx, right)
+
+
+def probe_visited_steps(student, cell, forward_name, backward_name, forward_args, dhs, backward_tail):
+    """The time steps whose step backward the student's sequence backward takes, in order of t (run on the
+    library's steps, which this probe watches: a forward step's cache is step t's). None when the loop does not
+    call the steps by their names, or does not run."""
+    ref = reference_steps(cell)
+    fname, bname = f"{cell}_step_forward", f"{cell}_step_backward"
+    order, seen, keep = [], [], []
+
+    def forward(*args, **kwargs):
+        out = ref[fname](*args, **kwargs)
+        order.append(id(out[1]))
+        keep.append(out[1])
+        return out
+
+    def backward(dstate, cache, *args, **kwargs):
+        seen.append(id(cache))
+        return ref[bname](dstate, cache, *args, **kwargs)
+
+    ns = student.namespace
+    saved = {n: ns.get(n) for n in (fname, bname)}
+    ns[fname], ns[bname] = forward, backward
+    try:
+        with np.errstate(all="ignore"):
+            _, cache = student.function(forward_name)(*copy(forward_args))
+            try:
+                student.function(backward_name)(copy(dhs), cache, *copy(backward_tail))
+            except Exception:  # noqa: BLE001 - what it reached before failing is what counts
+                pass
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        for n, fn in saved.items():
+            if fn is None:
+                ns.pop(n, None)
+            else:
+                ns[n] = fn
+    if not order or not seen:
+        return None
+    return sorted({order.index(i) for i in seen if i in order})
+
+
+PROBES["visited_steps"] = probe_visited_steps
+
+
 class _Prefix:
     """A stand-in instance for the bisector's shorter sequences."""
 
     def __init__(self, inputs, douts, dstate_T):
         self.inputs, self.douts, self.dstate_T = inputs, douts, dstate_T
-
-
-def _mutates_inputs(spec, student, inst):
-    """A finding when the student's forward writes into its arguments (the caches then alias later states)."""
-    args = copy(spec.forward_args(inst))
-    before = copy(args)
-    fn = student.function(spec.forward_name)
-    try:
-        with np.errstate(all="ignore"):
-            fn(*args)
-    except Exception:  # noqa: BLE001
-        return None
-    try:
-        names = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        names = []
-    names += [f"argument {k}" for k in range(len(names), len(args))]
-    for name, a, b in zip(names, _arrays(args), _arrays(before)):
-        if any(not np.array_equal(u, v) for u, v in zip(a, b)):
-            return Finding(f"your {spec.forward_name} writes into its argument {name} in place: an array a step's cache "
-                           "holds is then overwritten by later steps, and the backward pass reads the new values",
-                           "make a new array for each state (h = step(...) returns a new one); never h[...] = or h += "
-                           "on an array a cache keeps")
-    return None
-
-
-def _arrays(args):
-    out = []
-    for a in args:
-        if isinstance(a, np.ndarray):
-            out.append([a])
-        elif isinstance(a, dict):
-            out.append(list(a.values()))
-        elif isinstance(a, tuple):
-            out.append([v for v in a if isinstance(v, np.ndarray)])
-        else:
-            out.append([])
-    return out
 
 
 SEQUENCE = RNNSequenceSpec()
@@ -321,4 +361,5 @@ def rnn_sequence_problem():
     fwd = ForwardPart(SEQUENCE, "forward", "the RNN over a sequence, forward", 2, cases([0, 1], SEQ_SHAPES))
     bwd = BackwardPart(SEQUENCE, "backward", "the RNN over a sequence, backward through time", 4,
                        cases([0, 1], SEQ_SHAPES), fwd)
+    fwd.step_cell = bwd.step_cell = "rnn"
     return Problem("rnn_sequence", "The RNN over a sequence, on your own step", [fwd, bwd])

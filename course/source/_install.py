@@ -5,7 +5,9 @@ import os
 import sys
 
 FAST = os.environ.get("MINIELEATT_FAST", "0") not in ("", "0")   # small sizes (the test suite sets it)
-INSTALL = "minieleatt"          # what a hosted notebook service installs: a pip requirement (a git URL, a wheel)
+# what Colab or Kaggle pip-installs: the course's wheel, uploaded beside this notebook (the file panel), unless the
+# course gave a git URL (git+https://...) instead; minieleatt is not on PyPI
+INSTALL = "minieleatt-0.1.0-py3-none-any.whl"
 
 try:
     import minieleatt

@@ -15,6 +15,10 @@ Percent cell format; the model solutions sit between the BEGIN/END SOLUTION mark
 # The RNN step is given: `rnn_step_forward` / `rnn_step_backward` from the library (with the attention gate; paste
 # your own from assignment 1 into the setup cell if you like). Everything else you write in NumPy; a part that calls
 # the library's sequence functions, network or loss gets no points. How the checks work: see assignment 1.
+#
+# **Honour line.** For marks, your notebook is graded in a process of its own, with a time limit per part and on
+# cases `check()` does not show; nothing your code does can change the grader's verdicts. What no grader can tell is
+# code pasted from the library's source or from someone else's notebook: hand in only code you wrote.
 
 # %% tags=["setup"]
 # (the first lines of every assignment: the FAST switch and the install, from source/_install.py)

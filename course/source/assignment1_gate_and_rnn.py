@@ -31,6 +31,10 @@ Percent cell format; the model solutions sit between the BEGIN/END SOLUTION mark
 # a bias added to every row gets `dy.sum(axis=0)`. From their outputs, `σ′ = a * (1 - a)` and `tanh′ = 1 - t**2`.
 # A variable used in two places receives the **sum** of both gradients. Notebook 2 of the tutorials derives all of
 # it; the bug zoo (notebook 8) shows what the checker says about common mistakes.
+#
+# **Honour line.** For marks, your notebook is graded in a process of its own, with a time limit per part and on
+# cases `check()` does not show; nothing your code does can change the grader's verdicts. What no grader can tell is
+# code pasted from the library's source or from someone else's notebook: hand in only code you wrote.
 
 # %% tags=["setup"]
 # (the first lines of every assignment: the FAST switch and the install, from source/_install.py)

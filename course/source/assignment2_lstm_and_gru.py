@@ -17,6 +17,10 @@ Percent cell format; the model solutions sit between the BEGIN/END SOLUTION mark
 # assignment 1; paste yours into the setup cell instead if you like). Everything else you write in NumPy; a part
 # that calls the library's cells gets no points. How the checks work and the conventions: see assignment 1.
 # The gate blocks are in PyTorch's order: LSTM `i f g o`, GRU `r z n`, each $H$ columns wide.
+#
+# **Honour line.** For marks, your notebook is graded in a process of its own, with a time limit per part and on
+# cases `check()` does not show; nothing your code does can change the grader's verdicts. What no grader can tell is
+# code pasted from the library's source or from someone else's notebook: hand in only code you wrote.
 
 # %% tags=["setup"]
 # (the first lines of every assignment: the FAST switch and the install, from source/_install.py)
