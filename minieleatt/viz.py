@@ -44,12 +44,14 @@ def plot_loss_curves(histories, title="Loss per epoch", best_epochs=None, ncols=
     """Small multiples: one panel per model on shared axes, training loss solid, validation loss dashed.
 
     histories: dict label -> list of per-epoch dicts (a run's history) with the keys 'epoch',
-    'train_loss' and, optionally, 'val_loss' (None without a validation set: then no dashed line
-    is drawn, and the legend does not mention one), 'watched' and 'lr'.
+      'train_loss' and, optionally, 'val_loss' (None without a validation set: then no dashed
+      line is drawn, and the legend does not mention one), 'watched' and 'lr'.
+    title: the figure's title (say nothing there about lines: the legend does).
     best_epochs: optional dict label -> the epoch whose parameters the run kept (a run's
-    ``best_epoch``), marked with a star; a label missing from it gets the epoch of the lowest
-    watched loss (the 'watched' key, else the validation loss, else the training loss).
+      ``best_epoch``), marked with a star; a label missing from it gets the epoch of the lowest
+      watched loss (the 'watched' key, else the validation loss, else the training loss).
     ncols: panels per row (default: up to 3, 2 for four models).
+
     Learning-rate cuts (an epoch whose 'lr' is below the epoch before's) are dotted vertical
     lines. The other models' curves are drawn in light grey behind each panel, for comparison.
     The legend (below the title) lists only what is drawn.
@@ -123,15 +125,18 @@ def plot_accuracy_bars(labels, accuracies, title="Test accuracy", baseline=None,
     """A bar per model with its accuracy (in %) written on it and its 95 % interval (the paper's
     layer-replacement figure).
 
-    labels: M model names; accuracies: M accuracies in [0, 1] (with seeds: their means).
-    n_test: the number of test sequences (an int, or M ints): each bar gets the Wilson 95 %
-    interval of a proportion measured on that many cases (black error bar; None: no interval,
-    and the figure says so). errors: optional M spreads over seeds (e.g. their standard
-    deviation), drawn as a grey bar beside the interval and written as "± s";
-    seed_accuracies: optional M lists of the single seeds' accuracies, drawn as dots.
+    labels: M model names.
+    accuracies: M accuracies in [0, 1] (with seeds: their means).
+    title: the figure's title.
     baseline: an accuracy to draw as a dotted line (e.g. the plain model's).
-    from_zero: the axis starts at 0 %; False starts it just below the lowest interval, and the
-    axis label and a break mark on the axis say so.
+    errors: optional M spreads over seeds (e.g. their standard deviation), drawn as a grey bar
+      beside the interval and written as "± s".
+    n_test: the number of test sequences (an int, or M ints): each bar gets the Wilson 95 %
+      interval of a proportion measured on that many cases (black error bar, written as
+      "[low, high]"); None: no interval, and the title says so.
+    seed_accuracies: optional M lists of the single seeds' accuracies, drawn as dots.
+    from_zero: True (default): the axis starts at 0 %; False starts it just below the lowest
+      interval, and the axis label and a break mark on the axis say so.
     """
     if len(labels) != len(accuracies) or not labels:
         raise ValueError("plot_accuracy_bars: need one accuracy per label, at least one")
@@ -206,14 +211,14 @@ def plot_accuracy_bars(labels, accuracies, title="Test accuracy", baseline=None,
     return fig
 
 
-def display_pose(pose=REST_POSE, abduction=0.6):
-    """A pose to draw the skeleton from the front: ``pose`` (25, 3) with the arms lifted
+def display_pose(pose=None, abduction=0.6):
+    """A pose to draw the skeleton from the front: ``pose`` (25, 3; default the rest pose) with the arms lifted
     sideways by ``abduction`` rad about the shoulders, so that the hands stand clear of the hips,
     and the hands and feet opened out in the picture's plane so that none of their joints hides
     another: the hand, hand tip and thumb spread from the wrist, the feet turned outwards (a foot
     points at the camera, so seen from the front it would sit on its ankle). Only the
     drawing's pose: bones down to the wrists and ankles keep their lengths."""
-    pose = np.array(pose, dtype=float)
+    pose = np.array(REST_POSE if pose is None else pose, dtype=float)
     for side, sign in (("Left", 1.0), ("Right", -1.0)):
         shoulder = pose[JOINT_INDEX[f"Shoulder{side}"]]
         c, s = np.cos(sign * abduction), np.sin(sign * abduction)
@@ -239,19 +244,22 @@ def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, tit
     """The attention drawn on the skeleton, one panel per class (the paper's visualisation).
 
     joint_weights: (K, 25) per-joint responses (e.g. the first layer's gate, x, y, z summed:
-    ``analysis.joint_attention``); pose: (25, 2 or 3) joint positions to draw (x, y used; see
-    ``display_pose``); class_names: K names; relevant: optional K collections of joint indices
-    that matter, drawn with a red ring; ncols: panels per row (default up to 5).
-    contrast: how the colour reads.
-      "relative" (default): each joint's response in this class over its mean over the classes
-      (``analysis.relative_to_classes``; ``reference``: optional (25,) values to divide by
-      instead, e.g. the mean over all classes when only some are drawn): red above 1 (this
-      class opens the joint more than the average class), blue below, white at 1. A joint
-      bright in every class (the spine) comes out white, so what is particular to an action shows.
-      "absolute": the response itself (viridis).
+      ``analysis.joint_attention``).
+    pose: (25, 2 or 3) joint positions to draw (x, y used; see ``display_pose``).
+    class_names: K names.
+    relevant: optional K collections of joint indices that matter, drawn with a red ring.
+    title: the first line of the title (the second says which contrast is drawn).
+    ncols: panels per row (default up to 5).
+    contrast: "relative" (default): the colour is each joint's response in this class over its
+      mean over the classes (``analysis.relative_to_classes``): red above 1 (this class opens
+      the joint more than the average class), blue below, white at 1; a joint bright in every
+      class (the spine) comes out white, so what is particular to an action shows.
+      "absolute": the colour is the response itself (viridis).
+    reference: optional (25,) values to divide by under "relative" instead of the mean of the K
+      rows given (e.g. the mean over all classes when only some are drawn).
+
     Circle sizes always give the response itself, on one scale for all panels, never smaller
-    than a visible dot; the size legend and the colour bar give both scales. The title says
-    which contrast is drawn.
+    than a visible dot; the size legend and the colour bar give both scales.
     """
     w = np.asarray(joint_weights, dtype=float)
     pose = np.asarray(pose, dtype=float)
@@ -326,7 +334,9 @@ def _ticks(ax, names, axis="y", most=24):
     if axis == "y":
         ax.set_yticks(idx, [str(names[i]) for i in idx], fontsize=7 if len(names) > 12 else 8)
     else:
-        ax.set_xticks(idx, [str(names[i]) for i in idx], fontsize=7 if len(names) > 12 else 8, rotation=90)
+        wide = len(idx) > 12 or max(len(str(n)) for n in names) > 8
+        ax.set_xticks(idx, [str(names[i]) for i in idx], fontsize=7 if len(names) > 12 else 8,
+                      rotation=90 if wide else 0)
 
 
 def _image(ax, a, cmap, vmin, vmax):
@@ -360,14 +370,16 @@ def _channel_names(channel_names, D):
 def plot_attention_over_time(x, attention, channel_names=None, title=None):
     """One case: the input and the gate's response to it, step by step, on a shared time axis.
 
-    x: (T, D) the case's input (as the network saw it: after normalisation and windows);
+    x: (T, D) the case's input (as the network saw it: after normalisation and windows).
     attention: (T, D) the gate's response at each step to each input element (e.g. the first
-    gated layer's, from a model's ``attention(X)``); channel_names: optional D names (default
-    "element d"; for skeletons e.g. "HandLeft.x"). T may be long (the image is drawn one
-    column per step) and D any size: D = 1 draws two line plots (input above, response below);
-    D > 1 two heatmaps, input elements down, time across, each with a labelled colour bar (the
-    input on a blue-white-red scale centred on 0 when it has both signs), at most 24 row labels.
-    NaN steps (padding) are drawn blank.
+      gated layer's, from a model's ``attention(X)``).
+    channel_names: optional D names (default "element d"; for skeletons e.g. "HandLeft.x").
+    title: the figure's title.
+
+    T may be long (the image is drawn one column per step) and D any size: D = 1 draws two line
+    plots (input above, response below); D > 1 two heatmaps, input elements down, time across,
+    each with a labelled colour bar (the input on a blue-white-red scale centred on 0 when it
+    has both signs), at most 24 row labels. NaN steps (padding) are drawn blank.
     """
     x = np.asarray(x, dtype=float)
     att = np.asarray(attention, dtype=float)
@@ -412,13 +424,17 @@ def plot_attention_over_time(x, attention, channel_names=None, title=None):
 def plot_class_attention_over_time(mean_x, mean_attention, class_names, channel_names=None, title=None):
     """Each class's mean input and mean gate response, step by step, on a shared time axis.
 
-    mean_x, mean_attention: (C, T, D) per class the mean over its cases at every step (e.g.
-    ``analysis.class_mean_over_time``; NaN where no case reaches a step: drawn blank);
-    class_names: C names; channel_names: optional D names. One colour scale per column
-    (input, response) for all classes, with a labelled colour bar.
+    mean_x: (C, T, D) per class the mean input over its cases at every step (e.g.
+      ``analysis.class_mean_over_time``; NaN where no case reaches a step: drawn blank).
+    mean_attention: (C, T, D) the same for the gate's responses.
+    class_names: C names.
+    channel_names: optional D names (default "element d").
+    title: the figure's title.
+
+    One colour scale per column (input, response) for all classes, with a labelled colour bar.
     D = 1 (univariate): two heatmaps, classes down, time across: the mean input and the mean
     response. D > 1: one row per class, the input's heatmap (elements down, time across) on the
-    left and the response's on the right; at most 24 element labels per panel.
+    left and the response's on the right; every element labelled up to D = 8, fewer beyond.
     """
     x = np.asarray(mean_x, dtype=float)
     att = np.asarray(mean_attention, dtype=float)
@@ -445,15 +461,16 @@ def plot_class_attention_over_time(mean_x, mean_attention, class_names, channel_
             ax.set_title(label, fontsize=10, loc="left")
         ax_a.set_xlabel("time step")
     else:
-        h = min(2.6, 0.6 + 0.03 * D)
+        h = min(2.6, max(0.9, 0.12 * D))                    # inches per class row
+        most = D if D <= 8 else int(8 * h)                  # row labels that fit
         fig = Figure(figsize=(12, h * C + 1.0), layout="constrained")
         axes = fig.subplots(C, 2, sharex=True, squeeze=False)
         for c in range(C):
             im_x = _image(axes[c, 0], x[c].T, cmap, vmin, vmax)
             im_a = _image(axes[c, 1], att[c].T, "viridis", alo, ahi)
             axes[c, 0].set_ylabel(str(class_names[c]), fontsize=9, fontweight="bold")
-            _ticks(axes[c, 0], names, most=max(3, min(24, int(6 * h))))
-            _ticks(axes[c, 1], names, most=max(3, min(24, int(6 * h))))
+            _ticks(axes[c, 0], names, most=most)
+            _ticks(axes[c, 1], names, most=most)
         axes[0, 0].set_title("mean input", fontsize=10)
         axes[0, 1].set_title("mean gate response", fontsize=10)
         for ax in axes[-1]:
@@ -468,10 +485,14 @@ def plot_channel_attention(class_channel_att, class_names, channel_names=None, t
     """Which input elements the gate favours in each class: a classes x elements heatmap.
 
     class_channel_att: (C, D) per class the mean gate response to each input element (e.g.
-    ``analysis.class_attention(analysis.case_mean(att), labels, C)``); class_names: C names;
-    channel_names: optional D names. relative: colour each class's response over the element's
-    mean over the classes (``analysis.relative_to_classes``: 1 = as in the average class; red
-    above, blue below) instead of the response itself; the title and colour bar say which.
+      ``analysis.class_attention(analysis.case_mean(att), labels, C)``).
+    class_names: C names.
+    channel_names: optional D names (default "element d").
+    title: the first line of the title (the second says what the colour is).
+    relative: False (default): the colour is the response; True: each class's response over the
+      element's mean over the classes (``analysis.relative_to_classes``: 1 = as in the average
+      class; red above, blue below).
+
     The values are written in the cells when there are at most 24 elements and 300 cells;
     with more elements the columns carry at most 40 labels.
     """
