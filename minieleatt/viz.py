@@ -239,6 +239,15 @@ def display_pose(pose=None, abduction=0.6):
     return pose
 
 
+def _ratio_norm(ratios, least):
+    """A colour scale for ratios centred on 1 and even in log: r and 1/r equally strong (white at 1)."""
+    from matplotlib.colors import TwoSlopeNorm
+    r = np.asarray(ratios, dtype=float)
+    r = r[np.isfinite(r) & (r > 0)]
+    m = max(np.abs(np.log(r)).max() if r.size else 0.0, np.log1p(least))
+    return TwoSlopeNorm(1.0, np.exp(-m), np.exp(m))
+
+
 def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, title=None, ncols=None,
                             contrast="relative", reference=None):
     """The attention drawn on the skeleton, one panel per class (the paper's visualisation).
@@ -273,7 +282,7 @@ def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, tit
         raise ValueError(f"relevant: {len(relevant)} collections for {w.shape[0]} rows of joint_weights")
     if contrast not in ("relative", "absolute"):
         raise ValueError(f"contrast must be 'relative' or 'absolute', got {contrast!r}")
-    from matplotlib.colors import TwoSlopeNorm, Normalize
+    from matplotlib.colors import Normalize
     from matplotlib.lines import Line2D
     K = w.shape[0]
     ncols = ncols or min(K, 5)
@@ -284,8 +293,7 @@ def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, tit
     size = small + (big - small) * ((w - lo) / (hi - lo) if hi > lo else np.full_like(w, 0.5))
     if contrast == "relative":
         colour = relative_to_classes(w, reference) if K > 1 or reference is not None else np.ones_like(w)
-        dev = max(np.abs(colour - 1).max(), 0.05)
-        norm, cmap, clabel = TwoSlopeNorm(1.0, 1 - dev, 1 + dev), "RdBu_r", "response ÷ its mean over the classes"
+        norm, cmap, clabel = _ratio_norm(colour, 0.05), "RdBu_r", "response ÷ its mean over the classes"
     else:
         colour, norm, cmap, clabel = w, Normalize(lo, hi), "viridis", "gate response (x+y+z)"
     ratios = attention_ratio(w, relevant) if relevant is not None else None
@@ -503,11 +511,9 @@ def plot_channel_attention(class_channel_att, class_names, channel_names=None, t
     if len(class_names) != C:
         raise ValueError(f"class_names: {len(class_names)} names for {C} classes")
     names = _channel_names(channel_names, D)
-    from matplotlib.colors import TwoSlopeNorm
     if relative:
         v = relative_to_classes(a)
-        dev = max(np.abs(v - 1).max(), 0.02)
-        kw, label = dict(cmap="RdBu_r", norm=TwoSlopeNorm(1.0, 1 - dev, 1 + dev)), "response ÷ mean over classes"
+        kw, label = dict(cmap="RdBu_r", norm=_ratio_norm(v, 0.02)), "response ÷ mean over classes"
     else:
         v, kw, label = a, dict(cmap="viridis"), "mean gate response"
     write = D <= 24 and C * D <= 300

@@ -162,6 +162,8 @@ def test_class_attention_over_time_and_channel_attention():
     assert sorted(t.get_text() for t in ax.texts) == sorted(f"{v:.2f}" for v in ca.ravel())
     fig = viz.plot_channel_attention(ca, ["p", "q"], relative=True)
     np.testing.assert_allclose(fig.axes[0].images[0].get_array(), ca / ca.mean(axis=0))
+    norm = fig.axes[0].images[0].norm                     # ratios: 1 white, r and 1/r equally strong, never < 0
+    assert norm.vcenter == 1 and norm.vmin > 0 and norm.vmin * norm.vmax == pytest.approx(1)
     assert "over the mean of the classes" in fig.get_suptitle()
     fig = viz.plot_channel_attention(rng.uniform(size=(10, 75)), [str(i) for i in range(10)])
     assert not fig.axes[0].texts                                            # too many cells to write
