@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .analysis import attention_ratio, relative_to_classes, wilson_interval
 from .data.joints import BONES, JOINT_INDEX, NUM_JOINTS, REST_POSE
@@ -97,6 +98,7 @@ def plot_loss_curves(histories, title="Loss per epoch", best_epochs=None, ncols=
             drawn.add("best")
         ax.set_title(f"{label}" + ("" if row is None else f"  (best epoch {best})"), fontsize=10)
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))          # epochs are whole numbers
     for ax in axes[n:]:
         ax.set_visible(False)
     for ax in axes[:n]:
@@ -293,7 +295,7 @@ def plot_skeleton_attention(joint_weights, pose, class_names, relevant=None, tit
     size = small + (big - small) * ((w - lo) / (hi - lo) if hi > lo else np.full_like(w, 0.5))
     if contrast == "relative":
         colour = relative_to_classes(w, reference) if K > 1 or reference is not None else np.ones_like(w)
-        norm, cmap, clabel = _ratio_norm(colour, 0.05), "RdBu_r", "response ÷ its mean over the classes"
+        norm, cmap, clabel = _ratio_norm(colour, 0.05), "RdBu_r", "response ÷ its mean\nover the classes"
     else:
         colour, norm, cmap, clabel = w, Normalize(lo, hi), "viridis", "gate response (x+y+z)"
     ratios = attention_ratio(w, relevant) if relevant is not None else None
