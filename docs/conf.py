@@ -92,5 +92,6 @@ python_display_short_literal_types = True
 # --------------------------------------------------------------------------- HTML
 html_theme = "furo"
 html_title = f"minieleatt {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["minieleatt.css"]    # a wider text column: code and tables readable at 1280 px
 html_show_sourcelink = False

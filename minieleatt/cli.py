@@ -253,7 +253,8 @@ def _cmd_train(args):
                "environment": environment(c.device)}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
-    viz.save(viz.plot_loss_curves({f"{c.cell} m={c.attention_layers}": result["history"]}),
+    label = f"{c.cell} m={c.attention_layers}"
+    viz.save(viz.plot_loss_curves({label: result["history"]}, best_epochs={label: result["best_epoch"]}),
              os.path.join(out, "loss_curve.png"))
     if result["warning"]:
         print(f"warning: {result['warning']}", file=sys.stderr)

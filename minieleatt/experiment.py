@@ -80,8 +80,8 @@ def _train_one(spec, config, train, val, test, folder, relevant_joints, progress
            "best_val_acc": fit["best_val_acc"], "best_epoch": fit["best_epoch"],
            "final_train_loss": last["train_loss"], "final_val_loss": last["val_loss"],
            "epochs": fit["epochs"], "seconds": seconds, "seconds_per_epoch": seconds / max(fit["epochs"], 1),
-           "parameters": trainer.net.num_params, "attention_ratio": None, "attention_selectivity": None,
-           "warning": fit["warning"]}
+           "parameters": trainer.net.num_params, "n_test": len(test.labels), "attention_ratio": None,
+           "attention_selectivity": None, "warning": fit["warning"]}
     att = trainer.class_attention(test) if spec.attention_layers >= 1 else None
     if att is not None and relevant_joints is not None:
         joints = analysis.joint_attention(att)
@@ -101,6 +101,8 @@ def _mean_row(rows):
         out[key] = None if any(v is None for v in values) else float(np.mean(values))
     out["epochs"] = int(round(out["epochs"]))
     out["parameters"] = rows[0]["parameters"]
+    out["n_test"] = rows[0]["n_test"]
+    out["first_seed_best_epoch"] = rows[0]["best_epoch"]          # the epoch marked on the first seed's curves
     out["test_accs"] = [r["test_acc"] for r in rows]
     out["test_acc_std"] = float(np.std(out["test_accs"]))
     return out
@@ -217,13 +219,17 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
         f.write("# Comparison\n\n" + table + "\n\n" + "\n\n".join(notes + warnings) + "\n")
         if settings:
             f.write("\nSettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + "\n")
-    title = "Loss per epoch: training (solid) and validation (dashed)" + (f", seed {seeds[0]}" if several else "")
-    viz.save(viz.plot_loss_curves(histories, title=title), os.path.join(out_dir, "loss_curves.png"))
+    title = "Loss per epoch" + (f" (seed {seeds[0]})" if several else "")
+    best = {r["model"]: r["first_seed_best_epoch"] for r in results if r.get("first_seed_best_epoch") is not None}
+    viz.save(viz.plot_loss_curves(histories, title=title, best_epochs=best), os.path.join(out_dir, "loss_curves.png"))
     labels = [r["model"] for r in results]
+    n_test = [r["n_test"] for r in results] if all(r.get("n_test") for r in results) else None
     viz.save(viz.plot_accuracy_bars(labels, [r["test_acc"] for r in results],
-                                    title="Test accuracy" + (f" over {len(seeds)} seeds" if several else ""),
-                                    baseline=results[0]["test_acc"],
-                                    errors=[r["test_acc_std"] for r in results] if several else None),
+                                    title="Test accuracy" + (f", mean over {len(seeds)} seeds" if several else "")
+                                    + (f" on {n_test[0]} test sequences" if n_test else ""),
+                                    baseline=results[0]["test_acc"], n_test=n_test,
+                                    errors=[r["test_acc_std"] for r in results] if several else None,
+                                    seed_accuracies=[r["test_accs"] for r in results] if several else None),
              os.path.join(out_dir, "accuracy.png"))
     if attention and relevant_joints is not None and class_names is not None:
         label = max(attention, key=lambda k: next(r["attention_layers"] for r in results if r["model"] == k))
