@@ -31,27 +31,6 @@ def input_names(model):
     return [f"channel {d + 1}" for d in range(D)]
 
 
-def per_class_mean(per_case, labels, num_classes):
-    """``(C, D)``: the mean of the per-case rows ``(N, D)`` over each class's cases (NaN for an absent class)."""
-    out = np.full((num_classes, per_case.shape[1]), np.nan)
-    for c in range(num_classes):
-        rows = per_case[labels == c]
-        if len(rows):
-            out[c] = rows.mean(axis=0)
-    return out
-
-
-def mean_over_time(cases, lengths=None):
-    """``(T, D)``: the step-by-step mean of ``(T_i, D)`` cases aligned at their first step, each step
-    averaged over the cases long enough to have it."""
-    T = max(len(c) for c in cases)
-    stack = np.full((len(cases), T, cases[0].shape[1]), np.nan)
-    for i, c in enumerate(cases):
-        stack[i, : len(c)] = c
-    with np.errstate(invalid="ignore"):
-        return np.nanmean(stack, axis=0)
-
-
 def write_attention_report(model, cases, labels, out_dir, case=0, title=None):
     """Write the table and the figures of the module docstring to ``out_dir``; returns their paths.
 
@@ -64,7 +43,7 @@ def write_attention_report(model, cases, labels, out_dir, case=0, title=None):
     inputs = model.prepare(cases)
     att = model.attention(cases)
     names = input_names(model)
-    per_case = np.stack([a.mean(axis=0) for a in att])                 # (N, D): each case's mean over its steps
+    per_case = analysis.case_mean(att)                                 # (N, D): each case's mean over its steps
     title = title or "the run"
     written = []
 
@@ -72,7 +51,8 @@ def write_attention_report(model, cases, labels, out_dir, case=0, title=None):
         rows, row_names = per_case.mean(axis=0, keepdims=True), ["all cases"]
     else:
         labels = np.asarray(labels)
-        rows, row_names = per_class_mean(per_case, labels, len(model.classes_)), [str(c) for c in model.classes_]
+        rows = analysis.class_attention(per_case, labels, len(model.classes_))
+        row_names = [str(c) for c in model.classes_]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["class", "cases"] + names)
@@ -92,14 +72,16 @@ def write_attention_report(model, cases, labels, out_dir, case=0, title=None):
 
     if labels is not None:
         present = [c for c in range(len(model.classes_)) if (labels == c).any()]
-        mean_x = [mean_over_time([inputs[i] for i in np.flatnonzero(labels == c)]) for c in present]
-        mean_a = [mean_over_time([att[i] for i in np.flatnonzero(labels == c)]) for c in present]
+        C = len(model.classes_)
+        mean_x = analysis.class_mean_over_time(inputs, labels, C)[present]
+        mean_a = analysis.class_mean_over_time(att, labels, C)[present]
         class_names = [str(model.classes_[c]) for c in present]
         fig = viz.plot_class_attention_over_time(mean_x, mean_a, class_names, channel_names=names,
                                                  title=f"{title}: each class's mean over its cases")
         written.append(_save(fig, out_dir, "attention_classes.png"))
         fig = viz.plot_channel_attention(rows[present], class_names, channel_names=names,
-                                         title=f"{title}: mean gate response per class and input element")
+                                         title=f"{title}: mean gate response per class and input element",
+                                         relative=len(present) > 1)
         written.append(_save(fig, out_dir, "attention_channels.png"))
         if model.skeleton and len(names) == 3 * len(JOINT_NAMES):
             joints = analysis.joint_attention(rows[present])

@@ -150,3 +150,20 @@ def test_predict_refuses_malformed_files_and_other_channel_counts(toy_run, tmp_p
     assert "has 2 channel(s), but the run" in capsys.readouterr().err
     with pytest.raises(DataFormatError):
         read_ucr_file(bad)
+
+
+def test_attention_writes_the_table_and_the_figures(toy_run, tmp_path, capsys):
+    out, _, test = toy_run
+    folder = tmp_path / "att"
+    assert main(["attention", "--run", str(out), "--test-file", str(test), "--out", str(folder), "--case", "2"]) == 0
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["attention_by_class.csv", "attention_case_2.png", "attention_channels.png",
+                     "attention_classes.png"]
+    rows = list(csv.reader((folder / "attention_by_class.csv").open()))
+    assert rows[0] == ["class", "cases", "channel 1"] and [r[0] for r in rows[1:]] == ["up", "wave"]
+    att = load_run(out).attention(read_ucr_file(test).cases)
+    labels = np.array([0 if lab == "up" else 1 for lab in read_ucr_file(test).labels])
+    expected = np.mean([a.mean() for a, y in zip(att, labels) if y == 0])
+    assert float(rows[1][2]) == pytest.approx(expected, rel=1e-5)
+    assert main(["attention", "--run", str(out), "--test-file", str(test), "--case", "99"]) == 2
+    assert "--case 99" in capsys.readouterr().err
