@@ -66,7 +66,7 @@ def test_every_tutorial_is_listed():
     names = [p.relative_to(TUTORIALS).as_posix() for p in NOTEBOOKS]
     assert names == ["01_the_gate.ipynb", "02_bptt_by_hand.ipynb", "03_gradient_checking.ipynb",
                      "04_paper_in_miniature.ipynb", "05_real_data.ipynb", "06_on_the_gpu.ipynb",
-                     "07_gradient_flow.ipynb", "08_bug_zoo.ipynb", "assignments/assignment1_gate_and_rnn.ipynb", "assignments/assignment2_lstm_and_gru.ipynb",
+                     "07_gradient_flow.ipynb", "08_bug_zoo.ipynb", "09_your_own_data.ipynb", "assignments/assignment1_gate_and_rnn.ipynb", "assignments/assignment2_lstm_and_gru.ipynb",
                      "assignments/assignment3_sequences_and_training.ipynb"]
 
 
@@ -80,13 +80,11 @@ def test_notebook_is_committed_clean(path):
     assert "MINIELEATT_FAST" in code[0].source
     assert nb.metadata["kernelspec"]["name"] == "python3"
     for line in HOSTED_INSTALL:                       # the same install on a hosted service in every notebook
-        if path in ASSIGNMENTS and line.startswith("INSTALL = "):
-            line = 'INSTALL = "minieleatt-0.1.0-py3-none-any.whl"'   # the handouts: the course's wheel (not on PyPI)
         assert line in code[0].source, (path.name, line)
 
 
 HOSTED_INSTALL = [
-    'INSTALL = "minieleatt"',
+    'INSTALL = "minieleatt-0.1.0-py3-none-any.whl"',   # the wheel built from a clone (not on PyPI), or a git URL
     'if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:',
     'subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("MINIELEATT_SOURCE", INSTALL)],',
 ]
