@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from . import analysis, viz
+from . import analysis
 from .provenance import environment
 from .runs import prepare_folder, run_files
 from .sweep import Task, finished_result, raise_failures, record_result, resolve_jobs, run_sweep
@@ -257,6 +257,8 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
                  figure_classes=None):
     """Write results.md, results.json, loss_curves.png, accuracy.png and, when there is
     attention on skeleton data, attention_skeleton.png. Returns the Markdown table."""
+    from . import viz               # here, not at the top: a sweep's workers import this module and draw nothing
+
     os.makedirs(out_dir, exist_ok=True)
     table = results_table(results)
     device = (settings or {}).get("device", "cpu")

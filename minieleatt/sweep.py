@@ -156,7 +156,7 @@ class _Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=done, desc="sweep", unit="run", file=sys.stderr,
-                            bar_format="{desc}: run {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}]")
+                            bar_format="{desc}: run {n_fmt}/{total_fmt} {bar} {elapsed}, ETA {remaining}")
 
     def eta(self):
         ran = self.done - self.first
