@@ -304,8 +304,8 @@ def add_sweep_options(p):
     g = p.add_argument_group("sweep (the models x seeds are independent trainings)")
     g.add_argument("--jobs", type=_jobs, default=None, metavar="N",
                    help=f"trainings at once, each in its own process (-1: every core; 1: one after another; "
-                        f"default: one per physical core, {default_jobs()} on this machine); the results are the "
-                        "same whatever N")
+                        f"default: one per physical core, {default_jobs()} on this machine, and 1 with --device gpu); "
+                        "the results are the same whatever N")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="send the trainings to the Dask cluster whose scheduler is at ADDRESS (e.g. "
                         "tcp://10.0.0.1:8786; start it with `dask scheduler` and the workers with `dask worker "
@@ -332,7 +332,8 @@ def _cmd_compare(args):
                                                    relevant_joints=splits.relevant_joints,
                                                    progress=not args.quiet, log=log, seeds=seeds,
                                                    resume=args.resume, overwrite=args.overwrite,
-                                                   data_info=splits.settings, jobs=args.jobs,
+                                                   data_info=splits.settings,
+                                                   jobs=1 if args.jobs is None and args.device == "gpu" else args.jobs,
                                                    scheduler=args.scheduler,
                                                    blas_threads=args.blas_threads or None)
     chosen = resolve(base, len(splits.train.labels), splits.skeleton)      # the settings as the runs chose them
