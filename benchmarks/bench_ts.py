@@ -12,7 +12,9 @@ accuracy ± the standard deviation over the seeds, beside the published accuracy
 1-nearest-neighbour classifier with dynamic time warping (1-NN DTW), the archives' own
 yardstick. The run writes ``benchmarks/RESULTS_TS.md`` (the table, the machine, the notes)
 and ``benchmarks/RESULTS_TS.json`` (every run); ``--resume`` skips the runs the JSON already
-holds, so an interrupted panel continues where it stopped.
+holds, so an interrupted panel continues where it stopped. The trainings are the tasks of a
+sweep (``minieleatt.sweep``): ``--jobs N`` of them at once, one BLAS thread each (default: one
+per physical core), with the same results as one after another.
 """
 
 import argparse
@@ -26,6 +28,7 @@ import numpy as np
 from minieleatt.data.sources import load_splits
 from minieleatt.data.ts import bundled_problems
 from minieleatt.provenance import environment
+from minieleatt.sweep import SweepError, Task, default_jobs, raise_failures, run_sweep
 from minieleatt.train import TrainConfig, Trainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -137,6 +140,9 @@ def main(argv=None):
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS_TS"), help="path of the report, without .md/.json")
     p.add_argument("--resume", action="store_true", help="keep the runs already in OUT.json and do the others")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="trainings at once, each in its own process with one BLAS thread (-1: every core; "
+                        f"default: one per physical core, {default_jobs()} here); the results are the same")
     args = p.parse_args(argv)
     sets = args.sets or bundled_problems()
     if not sets:
@@ -149,24 +155,35 @@ def main(argv=None):
             saved = json.load(f)
         results, wall_before = saved["results"], saved.get("wall_seconds", 0.0)
     start = time.perf_counter()
+    tasks = []
     for name in sets:
         splits = load_splits("ts", name=name)
         entry = results.setdefault(name, {"info": describe(splits), "runs": {}})
         for label, m in MODELS:
             for seed in args.seeds:
-                key = f"{label}/{seed}"
-                if key in entry["runs"]:
-                    continue
-                run = run_one(splits, m, seed)
-                entry["runs"][key] = run
-                print(f"{name:<22} {label:<10} seed {seed}: test accuracy {100 * run['test_acc']:5.1f} %  "
-                      f"({run['epochs']} epochs of batch {run['batch_size']}, window {run['window']}, "
-                      f"{run['seconds']:.0f} s)", flush=True)
-                write_report(results, sets, args.seeds, path_md, path_json,
-                             wall_before + time.perf_counter() - start)
+                if f"{label}/{seed}" not in entry["runs"]:
+                    tasks.append(Task(f"{name} {label} seed {seed}", {"set": name, "model": label, "seed": seed},
+                                      {"splits": splits, "attention_layers": m, "seed": seed}))
+
+    def arrived(task, run):
+        s = task.settings
+        results[s["set"]]["runs"][f"{s['model']}/{s['seed']}"] = run
+        write_report(results, sets, args.seeds, path_md, path_json, wall_before + time.perf_counter() - start)
+
+    def said(run):
+        return (f"test accuracy {100 * run['test_acc']:5.1f} % ({run['epochs']} epochs of batch "
+                f"{run['batch_size']}, window {run['window']})")
+
+    outcomes = run_sweep(run_one, tasks, jobs=args.jobs, save_done=arrived, describe=said,
+                         log=lambda line: print(line, flush=True))
     write_report(results, sets, args.seeds, path_md, path_json, wall_before + time.perf_counter() - start)
     print("\n" + table(results, sets, args.seeds))
     print(f"\n{path_md} and {path_json} written")
+    try:
+        raise_failures(outcomes, rerun="--resume runs them again")
+    except SweepError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -280,8 +280,42 @@ def add_compare_command(sub):
     add_config_options(c, exclude=("cell", "attention_layers"))
     add_data_options(c)
     add_run_options(c, "runs/compare")
+    add_sweep_options(c)
     c.set_defaults(func=_cmd_compare)
     return c
+
+
+def _jobs(text):
+    value = int(text)
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"a number of workers from 1, or -1 for every core, got {value}")
+    return value
+
+
+def _count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a number of threads from 0 (0: as they are), got {value}")
+    return value
+
+
+def add_sweep_options(p):
+    """--jobs, --scheduler, --blas-threads: where the trainings of a sweep run (minieleatt.sweep)."""
+    from .sweep import default_jobs
+
+    g = p.add_argument_group("sweep (the models x seeds are independent trainings)")
+    g.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                   help=f"trainings at once, each in its own process (-1: every core; 1: one after another; "
+                        f"default: one per physical core, {default_jobs()} on this machine, and 1 with --device gpu); "
+                        "the results are the same whatever N")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="send the trainings to the Dask cluster whose scheduler is at ADDRESS (e.g. "
+                        "tcp://10.0.0.1:8786; start it with `dask scheduler` and the workers with `dask worker "
+                        "ADDRESS`; needs pip install 'minieleatt[dask]'); the results come back here, the workers "
+                        "write the checkpoints at the same path, so --out must be on storage they share")
+    g.add_argument("--blas-threads", type=_count, default=1, metavar="N",
+                   help="BLAS threads per training (default %(default)s: at these sizes more buy nothing; "
+                        "0: leave them as they are)")
 
 
 def _cmd_compare(args):
@@ -300,7 +334,10 @@ def _cmd_compare(args):
                                                    relevant_joints=splits.relevant_joints,
                                                    progress=not args.quiet, log=log, seeds=seeds,
                                                    resume=args.resume, overwrite=args.overwrite,
-                                                   data_info=splits.settings, preprocessing=splits.preprocessing)
+                                                   data_info=splits.settings, preprocessing=splits.preprocessing,
+                                                   jobs=1 if args.jobs is None and args.device == "gpu" else args.jobs,
+                                                   scheduler=args.scheduler,
+                                                   blas_threads=args.blas_threads or None)
     chosen = resolve(base, len(splits.train.labels), splits.skeleton)      # the settings as the runs chose them
     table = write_report(results, histories, attention, out, splits.class_names, splits.relevant_joints,
                          settings_of(chosen, data=splits.description))

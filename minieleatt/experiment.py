@@ -4,8 +4,9 @@
   the first m = 0, 1, 2, 3 layers carry the attention gate ("m-EleAtt-GRU + n-GRU").
 - Cells: each cell (RNN, LSTM, GRU) with and without the gate.
 
-``run_comparison`` trains the models one after another with the same data,
-seed and settings and returns one result per model; ``write_report`` writes
+``run_comparison`` trains the models (x seeds) with the same data and settings, as the
+tasks of a sweep (``minieleatt.sweep``: several at once on the local cores, or on a Dask
+cluster, with the same results), and returns one result per model; ``write_report`` writes
 the results table (Markdown and JSON) and the three figures (loss curves,
 accuracies, attention on the skeleton).
 """
@@ -17,9 +18,10 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from . import analysis, viz
+from . import analysis
 from .provenance import environment
 from .runs import prepare_folder, run_files
+from .sweep import Task, finished_result, raise_failures, record_result, resolve_jobs, run_sweep
 from .train import Trainer
 
 
@@ -68,11 +70,16 @@ def _slug(label):
 
 def _train_one(spec, config, train, val, test, folder, relevant_joints, progress, log, resume, data_info,
                preprocessing=None):
-    """Train one model with one seed; returns (row, history, class attention or None)."""
+    """Train one model with one seed; returns (row, history, class attention or None).
+
+    With ``resume``, a folder with a checkpoint continues from it; a folder that a kill left
+    before its first checkpoint is moved aside and the run starts again."""
     trainer = Trainer(config, train, val, out_dir=folder, progress=progress, log=log, data_info=data_info,
                       preprocessing=preprocessing)
     t0 = time.perf_counter()
-    fit = trainer.fit(resume=resume and folder is not None and "last.npz" in run_files(folder))
+    present = [] if folder is None else run_files(folder)
+    fit = trainer.fit(resume=resume and "last.npz" in present,
+                      overwrite=resume and bool(present) and "last.npz" not in present)
     seconds = time.perf_counter() - t0
     test_loss, test_acc = trainer.evaluate(test)
     last = fit["history"][-1]
@@ -88,6 +95,56 @@ def _train_one(spec, config, train, val, test, folder, relevant_joints, progress
         row["attention_ratio"] = float(analysis.attention_ratio(joints, relevant_joints).mean())
         row["attention_selectivity"] = float(analysis.attention_selectivity(joints, relevant_joints).mean())
     return row, fit["history"], att
+
+
+
+
+def _quiet(*args, **kwargs):
+    pass
+
+
+def _plain(value):
+    """``value`` as JSON gives it back: the form in which a result is stored and compared."""
+    return json.loads(json.dumps(value))
+
+
+def compare_task(spec, config, folder, train, val, test, relevant_joints=None, resume=False, data_info=None,
+                 progress=False, log=None, preprocessing=None):
+    """One task of a comparison (one model, one seed), where it runs (here, a loky or a Dask worker):
+    trains in ``folder`` (None: no run folder) and returns its result as the JSON-able dict that
+    ``summary.json`` stores: model, seed, config, data, row, history, attention (a list) and its dtype."""
+    log = log or _quiet
+    log(f"== {spec.label}: {config.cell}, {config.num_layers} x {config.hidden_size}, gate in the first "
+        f"{spec.attention_layers} layer(s), seed {config.seed}")
+    row, history, att = _train_one(spec, config, train, val, test, folder, relevant_joints, progress, log, resume,
+                                   data_info, preprocessing)
+    return _plain({"model": spec.label, "seed": config.seed, "config": asdict(config), "data": data_info,
+                   "row": row, "history": history, "attention": None if att is None else att.tolist(),
+                   "attention_dtype": None if att is None else str(att.dtype)})
+
+
+def _stored(task, resume, data_info):
+    """A finished run's stored result, when it was made with the task's settings and data; None otherwise
+    (the run is then resumed from its checkpoint, whose own checks name what differs)."""
+    folder = task.kwargs["folder"]
+    if not resume or folder is None:
+        return None
+    summary = finished_result(folder)
+    if (summary is None or "row" not in summary or summary.get("config") != _plain(asdict(task.kwargs["config"]))
+            or summary.get("data") != _plain(data_info)):
+        return None
+    return summary
+
+
+def _record(task, summary):
+    if task.kwargs["folder"] is not None:
+        record_result(task.kwargs["folder"], summary)
+
+
+def _said(summary):
+    row = summary["row"]
+    return (f"test accuracy {row['test_acc']:.3f}, loss {row['test_loss']:.4f}, {row['epochs']} epochs"
+            + ("" if row["attention_ratio"] is None else f", attention ratio {row['attention_ratio']:.2f}"))
 
 
 def _mean_row(rows):
@@ -122,42 +179,57 @@ def check_seeds(seeds):
 
 
 def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joints=None, progress=True, log=print,
-                   seeds=None, resume=False, overwrite=False, data_info=None, preprocessing=None):
+                   seeds=None, resume=False, overwrite=False, data_info=None, preprocessing=None, jobs=1, scheduler=None, blas_threads=1):
     """Train every model of ``specs`` with ``config`` (cell and attention_layers replaced per model).
 
     ``seeds``: the training seeds (initialisation, batch order, augmentation, dropout) to run
     each model with (default: ``config.seed`` alone, distinct); the data stay the same.
     ``out_dir``: a folder that already holds a comparison is refused unless ``resume``
-    (models with a checkpoint continue, finished ones are only evaluated, the others train)
+    (finished models are kept as they are, models with a checkpoint continue, the others train)
     or ``overwrite`` (the old comparison is moved aside). ``data_info``, ``preprocessing``: see ``Trainer``.
     ``relevant_joints``: per class, the joints that matter (skeleton data), to score the
-    first layer's attention. Returns (results, histories, attention) where results is a
-    list of dicts (one per model; numbers are means over the seeds, ``test_accs`` the
-    accuracy of each seed and ``test_acc_std`` their standard deviation), histories maps
-    label -> the first seed's per-epoch history, and attention maps label -> (C, D) mean
-    first-layer gate response per class on the test set (averaged over the seeds).
+    first layer's attention.
+
+    The models x seeds are the tasks of a sweep (``minieleatt.sweep``): ``jobs`` trainings at once
+    on this machine (1: one after another, here; None: one per physical core; -1: every core) or
+    on the Dask cluster at ``scheduler``, each with ``blas_threads`` BLAS threads; the results are
+    the same whatever ``jobs``. Each finished run is recorded in its folder (``summary.json``) as
+    its result arrives; a task that fails is reported with its settings while the others finish,
+    then ``SweepError`` is raised (the finished runs stay recorded; ``resume`` runs the rest).
+
+    Returns (results, histories, attention) where results is a list of dicts (one per model;
+    numbers are means over the seeds, ``test_accs`` the accuracy of each seed and
+    ``test_acc_std`` their standard deviation), histories maps label -> the first seed's
+    per-epoch history, and attention maps label -> (C, D) mean first-layer gate response per
+    class on the test set (averaged over the seeds).
     """
     seeds = check_seeds([config.seed] if seeds is None else seeds)
     if out_dir is not None:
         prepare_folder(out_dir, resume=resume, overwrite=overwrite, log=log)
-    results, histories, attention = [], {}, {}
+    tasks = []
     for spec in specs:
-        rows, atts = [], []
         for seed in seeds:
             cfg = replace(config, cell=spec.cell, attention_layers=spec.attention_layers, seed=seed)
-            folder = None if out_dir is None else os.path.join(
-                out_dir, "models", _slug(spec.label) + ("" if len(seeds) == 1 else f"_seed{seed}"))
-            log(f"== {spec.label}: {cfg.cell}, {cfg.num_layers} x {cfg.hidden_size}, gate in the first "
-                f"{spec.attention_layers} layer(s), seed {seed}")
-            row, history, att = _train_one(spec, cfg, train, val, test, folder, relevant_joints, progress, log,
-                                           resume, data_info, preprocessing)
-            rows.append(row)
-            histories.setdefault(spec.label, history)
-            if att is not None:
-                atts.append(att)
-            log(f"   test accuracy {row['test_acc']:.3f}, loss {row['test_loss']:.4f}, {row['epochs']} epochs, "
-                f"{row['seconds']:.0f} s" + ("" if row["attention_ratio"] is None
-                                             else f", attention ratio {row['attention_ratio']:.2f}"))
+            folder = None if out_dir is None else os.path.abspath(os.path.join(
+                out_dir, "models", _slug(spec.label) + ("" if len(seeds) == 1 else f"_seed{seed}")))
+            tasks.append(Task(f"{spec.label}, seed {seed}",
+                              {"model": spec.label, "cell": spec.cell, "attention_layers": spec.attention_layers,
+                               "seed": seed, "folder": folder},
+                              {"spec": spec, "config": cfg, "folder": folder}))
+    here = scheduler is None and resolve_jobs(jobs, len(tasks)) == 1       # one after another, in this process
+    shared = {"train": train, "val": val, "test": test, "relevant_joints": relevant_joints, "resume": resume,
+              "data_info": data_info, "preprocessing": preprocessing, "progress": progress and here, "log": log if here else None}
+    outcomes = run_sweep(compare_task, tasks, jobs=jobs, scheduler=scheduler, blas_threads=blas_threads,
+                         shared=shared, load_done=lambda task: _stored(task, resume, data_info),
+                         save_done=_record,
+                         describe=_said, progress=progress, log=log)
+    raise_failures(outcomes, rerun="--resume runs them again" if out_dir is not None else "run them again")
+    results, histories, attention = [], {}, {}
+    for spec in specs:
+        mine = [o.value for o in outcomes if o.task.kwargs["spec"] == spec]
+        rows = [m["row"] for m in mine]
+        histories[spec.label] = mine[0]["history"]
+        atts = [np.asarray(m["attention"], dtype=m["attention_dtype"]) for m in mine if m["attention"] is not None]
         results.append({"model": spec.label, "cell": spec.cell, "attention_layers": spec.attention_layers,
                         "seeds": seeds, **_mean_row(rows)})
         if atts:
@@ -189,6 +261,8 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
                  figure_classes=None):
     """Write results.md, results.json, loss_curves.png, accuracy.png and, when there is
     attention on skeleton data, attention_skeleton.png. Returns the Markdown table."""
+    from . import viz               # here, not at the top: a sweep's workers import this module and draw nothing
+
     os.makedirs(out_dir, exist_ok=True)
     table = results_table(results)
     device = (settings or {}).get("device", "cpu")
