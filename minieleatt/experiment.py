@@ -19,7 +19,8 @@ import numpy as np
 
 from . import analysis, viz
 from .provenance import environment
-from .runs import prepare_folder, run_files
+from .atomic import write_atomic
+from .runs import RunLock, prepare_folder, resumable
 from .train import Trainer
 
 
@@ -70,7 +71,7 @@ def _train_one(spec, config, train, val, test, folder, relevant_joints, progress
     """Train one model with one seed; returns (row, history, class attention or None)."""
     trainer = Trainer(config, train, val, out_dir=folder, progress=progress, log=log, data_info=data_info)
     t0 = time.perf_counter()
-    fit = trainer.fit(resume=resume and folder is not None and "last.npz" in run_files(folder))
+    fit = trainer.fit(resume=resume and folder is not None and os.path.isdir(folder) and bool(resumable(folder)))
     seconds = time.perf_counter() - t0
     test_loss, test_acc = trainer.evaluate(test)
     last = fit["history"][-1]
@@ -134,8 +135,17 @@ def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joint
     first-layer gate response per class on the test set (averaged over the seeds).
     """
     seeds = check_seeds([config.seed] if seeds is None else seeds)
-    if out_dir is not None:
+    if out_dir is None:
+        return _run_comparison(specs, train, val, test, config, out_dir, relevant_joints, progress, log, seeds,
+                               resume, data_info)
+    with RunLock(out_dir, log=log):               # the comparison's folder; each model's folder has its own
         prepare_folder(out_dir, resume=resume, overwrite=overwrite, log=log)
+        return _run_comparison(specs, train, val, test, config, out_dir, relevant_joints, progress, log, seeds,
+                               resume, data_info)
+
+
+def _run_comparison(specs, train, val, test, config, out_dir, relevant_joints, progress, log, seeds, resume,
+                    data_info):
     results, histories, attention = [], {}, {}
     for spec in specs:
         rows, atts = [], []
@@ -188,9 +198,9 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
     os.makedirs(out_dir, exist_ok=True)
     table = results_table(results)
     device = (settings or {}).get("device", "cpu")
-    with open(os.path.join(out_dir, "results.json"), "w") as f:
-        json.dump({"results": results, "settings": settings or {}, "environment": environment(device),
-                   "histories": histories}, f, indent=1)
+    write_atomic(os.path.join(out_dir, "results.json"),
+                 (json.dumps({"results": results, "settings": settings or {}, "environment": environment(device),
+                              "histories": histories}, indent=1) + "\n").encode())
     warnings = [f"{r['model']}: {r['warning']}" for r in results if r.get("warning")]
     notes = []
     if any(r["attention_ratio"] is not None for r in results):
