@@ -30,7 +30,7 @@ import socket
 import tempfile
 
 from .atomic import temp_name
-from .checkpoint import remove_temporaries
+from .checkpoint import TEMP_PREFIX, TEMP_SUFFIX, remove_temporaries
 from .errors import RunFolderError
 
 RUN_FILES = ("last.npz", "best.npz", "metrics.jsonl", "summary.json", "results.json", "models")
@@ -91,6 +91,18 @@ def move_aside(folder):
     return target
 
 
+def left_by_a_killed_run(folder):
+    """True when ``folder`` holds no run files but what a run killed before its first checkpoint leaves:
+    a lock file that its holder never removed, or the temporary file of a write."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return False
+    entry = _held.get(os.path.realpath(folder))
+    if entry is not None:                                    # our own lock now: did we take it over?
+        return bool(entry[0].previous) or bool(_temporaries(folder))
+    return os.path.exists(os.path.join(folder, LOCK_NAME)) or bool(_temporaries(folder))
+
+
 def resumable(folder):
     """The checkpoints in ``folder`` that a run can resume from (``CHECKPOINTS``)."""
     return [name for name in CHECKPOINTS if os.path.isfile(os.path.join(os.fspath(folder), name))]
@@ -104,7 +116,7 @@ def check_folder(folder, resume=False, overwrite=False):
         raise _error("bad-request", "resume and overwrite exclude each other: continue the run or start again")
     check_writable(folder)
     present = run_files(folder) if os.path.isdir(folder) else []
-    if resume and not present:
+    if resume and not present and not left_by_a_killed_run(folder):
         raise _error("nothing-to-resume", f"nothing to resume in {folder}: the folder holds no run "
                                           "(no checkpoint last.npz)")
     if present and not (resume or overwrite):
@@ -132,13 +144,23 @@ def prepare_folder(folder, resume=False, overwrite=False, log=print):
     return done
 
 
-def _remove_write_temporaries(folder):
-    """Delete the temporaries of killed ``write_atomic`` calls to the run's files (and the old metrics one)."""
-    removed = []
+def _temporaries(folder):
+    """The temporaries of killed ``write_atomic`` calls to the run's files (and of checkpoint writes)."""
+    names = []
     for name in sorted(os.listdir(folder)):
-        ours = name == METRICS_TMP or any(name.startswith(temp_name(f)[0]) and name.endswith(temp_name(f)[1])
-                                          for f in RUN_FILES + ("loss_curve.png",))
+        ours = name == METRICS_TMP or (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)) or any(
+            name.startswith(temp_name(f)[0]) and name.endswith(temp_name(f)[1])
+            for f in RUN_FILES + ("loss_curve.png",))
         if ours and os.path.isfile(os.path.join(folder, name)):
+            names.append(name)
+    return names
+
+
+def _remove_write_temporaries(folder):
+    """Delete the temporaries of killed ``write_atomic`` calls (the checkpoints' are ``remove_temporaries``')."""
+    removed = []
+    for name in _temporaries(folder):
+        if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
             os.remove(os.path.join(folder, name))
             removed.append(name)
     return removed
@@ -174,6 +196,7 @@ class RunLock:
         self.path = os.path.join(self.folder, LOCK_NAME)
         self.log = log
         self.fd = None
+        self.previous = None                   # the holder a stale lock named, when this one took it over
         self.created = []                      # folders this lock made (removed again if left empty)
 
     def __enter__(self):
@@ -224,7 +247,7 @@ class RunLock:
         else:
             raise _error("locked", f"{self.folder}: could not take its lock {self.path}")
         self.fd = fd
-        previous = _read_holder(fd)
+        previous = self.previous = _read_holder(fd)
         if previous:
             here = previous.get("host") == socket.gethostname()
             gone = "is no longer running" if here and not _alive(previous.get("pid")) else "no longer holds it"

@@ -59,7 +59,7 @@ from .implementations import IMPLS
 from .nn import READOUTS, EleAttNet, softmax_cross_entropy
 from .optim import OPTIMIZERS, EarlyStopping, ReduceLROnPlateau, Smoothed, clip_by_global_norm
 from .atomic import write_atomic
-from .runs import CHECKPOINTS, RunLock, prepare_folder
+from .runs import CHECKPOINTS, RunLock, left_by_a_killed_run, prepare_folder, resumable
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -394,6 +394,8 @@ class Trainer:
             raise CheckpointError(f"{path}: the run has trained {done} epochs already; epochs={self.config.epochs} "
                                   "is fewer (give at least as many to continue it)")
         self.load(path)
+        if path != self.last_checkpoint:                      # killed between best.npz and last.npz: complete it
+            self.save(self.last_checkpoint)
         self._write_metrics()                                 # every epoch's row, whatever a kill left there
         self.log(f"resumed from {path} after epoch {self.epoch}")
         if self.stopped_early:
@@ -435,6 +437,10 @@ class Trainer:
 
     def _fit(self, resume, overwrite):
         if self.out_dir is not None:
+            if resume and not resumable(self.out_dir) and left_by_a_killed_run(self.out_dir):
+                self.log(f"no checkpoint in {self.out_dir} yet (the run was stopped before its first one): "
+                         "starting it from the beginning")
+                resume = False
             prepare_folder(self.out_dir, resume=resume, overwrite=overwrite, log=self.log)
         elif resume:
             raise ValueError("resume=True needs an out_dir with a checkpoint")
