@@ -190,3 +190,32 @@ def test_a_kill_at_any_point_is_resumed_to_the_uninterrupted_run_bit_for_bit(poi
     assert (out / ".lock").exists()                                   # killed holding it
     assert cli_in_child(tiny(out, "--resume", epochs=EPOCHS)) == 0
     assert snapshot(out) == uninterrupted
+
+
+# ----------------------------------------------------------------------------- a full disk
+
+FULL_DISK_POINTS = ["best.npz:begin:1", "last.npz:half:2", "best.npz:written:2", "metrics.jsonl:begin:3",
+                    "last.npz:renamed:3", "summary.json:half:1", "loss_curve.png:written:1"]
+
+
+@pytest.mark.parametrize("point", FULL_DISK_POINTS)
+def test_a_full_disk_is_one_line_and_resume_continues_exactly(point, uninterrupted, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    name = point.split(":")[0]
+    monkeypatch.setenv(atomic.FAIL_AT, point)
+    atomic.reset_hooks()
+    assert main(tiny(out, epochs=EPOCHS)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"minieleatt train: cannot write {out / name}: No space left on device")
+    if name == "best.npz" and point.endswith(":1"):                   # nothing saved yet: nothing left behind
+        assert not out.exists()
+    else:
+        assert err.rstrip().endswith(f"the last good checkpoint is intact: once that is fixed, continue with: "
+                                     f"minieleatt {' '.join(tiny(out, epochs=EPOCHS))} --resume")
+        assert load_checkpoint(out / "last.npz")[1]["epoch"] >= 1
+        assert sorted(os.listdir(out)) == sorted(set(runs.run_files(out)) | ({"loss_curve.png"} & set(os.listdir(out))))
+    monkeypatch.delenv(atomic.FAIL_AT)                                # space freed
+    resume = [] if not out.exists() else ["--resume"]
+    assert main(tiny(out, *resume, epochs=EPOCHS)) == 0
+    assert snapshot(out) == uninterrupted
