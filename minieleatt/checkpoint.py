@@ -1,25 +1,28 @@
 """Checkpoints: one ``.npz`` file of named arrays plus a JSON header, no pickle.
 
-Written atomically: the arrays go to a temporary file in the same folder, which
-is flushed to disk and then renamed over the old checkpoint (``os.replace``),
+Written atomically (``minieleatt.atomic``): the arrays go to a temporary file in the same
+folder, which is flushed to disk and then renamed over the old checkpoint (``os.replace``),
 so an interrupted write leaves the previous checkpoint intact; a write killed
 outright (SIGKILL, power loss) leaves only its temporary file, which
 ``remove_temporaries`` deletes on the next start in that folder. Loaded with
-``allow_pickle=False``; a truncated or corrupt file is a ``CheckpointError``
-that names it.
+``allow_pickle=False`` after checking that the file is a zip archive at all; a truncated,
+corrupt or foreign file is a ``CheckpointError`` that names it (never NumPy's advice to
+load a pickle); a full disk while writing is a ``WriteError`` naming the file, with the
+previous checkpoint intact.
 
 The checks that a checkpoint fits the model and the run that load it live here too:
 ``check_architecture``, ``load_parameters_into`` and ``check_settings``; ``load_network``
 rebuilds the network a checkpoint holds.
 """
 
+import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .atomic import write_atomic
 from .backend import get_array_module, to_host
 from .errors import CheckpointError
 
@@ -36,17 +39,9 @@ def save_checkpoint(path, arrays, meta):
     header = json.dumps({"format": FORMAT, "version": VERSION, **meta})
     payload = {f"a/{k}": to_host(v) for k, v in arrays.items()}
     payload["meta"] = np.array(header)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **payload)
+    write_atomic(path, buffer.getvalue(), prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
 
 
 def load_checkpoint(path):
@@ -55,6 +50,13 @@ def load_checkpoint(path):
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({exc.strerror or exc})") from None
+    if magic != b"PK\x03\x04":            # np.load would take anything else for a pickle and say so
+        raise CheckpointError(f"{path}: not a minieleatt checkpoint (not an .npz archive)")
+    try:
         with np.load(path, allow_pickle=False) as data:
             if "meta" not in data.files:
                 raise CheckpointError(f"{path}: not a minieleatt checkpoint (no header)")
@@ -62,13 +64,26 @@ def load_checkpoint(path):
             arrays = {k[2:]: data[k] for k in data.files if k.startswith("a/")}
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({type(exc).__name__}: {exc})") from exc
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError, json.JSONDecodeError,
+            UnicodeDecodeError, NotImplementedError) as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({_reason(exc)})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: not a minieleatt checkpoint (its header is not a JSON object)")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a minieleatt checkpoint")
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {meta.get('version')}, this library reads {VERSION}")
     return arrays, meta
+
+
+def _reason(exc):
+    """What went wrong reading an archive, in a few words, without NumPy's advice on loading pickles."""
+    text = str(exc)
+    if "pickle" in text.lower() or "object arrays" in text.lower():
+        return "it holds Python objects, which a checkpoint never does; refused without loading them"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"its header is not valid JSON: {exc.msg}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def remove_temporaries(folder):

@@ -9,8 +9,12 @@ one place and a field added there appears here without code.
 """
 
 import argparse
+import contextlib
+import io
 import json
 import os
+import re
+import shlex
 import sys
 from dataclasses import MISSING, asdict, fields
 
@@ -188,6 +192,53 @@ def _check_out(out, args):
         raise
 
 
+@contextlib.contextmanager
+def _lock_out(out, log):
+    """The run folder's lock (``minieleatt.runs.RunLock``) held for the block, refused in the words of the flags."""
+    from .runs import RunLock
+
+    lock = RunLock(out, log=log)
+    try:
+        lock.acquire()
+    except RunFolderError as exc:
+        if getattr(exc, "kind", None) == "locked":
+            raise RunFolderError(str(exc).replace("choose another folder", "choose another --out")) from None
+        raise
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def _check_flags(args):
+    """The settings that can be checked before anything is loaded or created, in the words of the flags."""
+    from .backend import array_module, gpu_available
+
+    config_from_args(args).check()
+    if not isinstance(args.seed, int) or args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+    if args.device == "gpu" and not gpu_available():
+        array_module("gpu")                       # raises the error that says why, worded by _in_flags
+
+
+def _write_summary(path, summary):
+    from .atomic import write_atomic
+
+    write_atomic(path, (json.dumps(summary, indent=1, default=str) + "\n").encode())
+
+
+def _save_figure(fig, path):
+    """A figure written atomically, like every file of a run."""
+    import matplotlib.pyplot as plt
+
+    from .atomic import write_atomic
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+
+
 def _load_data(args):
     from .data.sources import load_splits
 
@@ -227,14 +278,20 @@ def add_train_command(sub):
 
 
 def _cmd_train(args):
+    _check_flags(args)
+    m = args.num_layers if args.attention_layers is None else args.attention_layers
+    out = args.out_dir = args.out or os.path.join("runs", f"{args.cell}-m{m}-{_data_tag(args)}-s{args.seed}")
+    _check_out(out, args)
+    log = _log(args)
+    with _lock_out(out, log):              # one writer; a folder made for a run that fails to start goes again
+        return _train(args, out, log)
+
+
+def _train(args, out, log):
     from . import viz
     from .provenance import environment
     from .train import Trainer
 
-    m = args.num_layers if args.attention_layers is None else args.attention_layers
-    out = args.out or os.path.join("runs", f"{args.cell}-m{m}-{_data_tag(args)}-s{args.seed}")
-    _check_out(out, args)
-    log = _log(args)
     splits = _load_data(args)
     config = config_from_args(args)
     _describe_data(splits, log)
@@ -251,11 +308,10 @@ def _cmd_train(args):
                "seconds": result["seconds"], "warning": result["warning"], "data": splits.description,
                "data_settings": splits.settings, "notes": list(splits.notes), "config": asdict(c),
                "environment": environment(c.device)}
-    with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1, default=str)
+    _write_summary(os.path.join(out, "summary.json"), summary)
     label = f"{c.cell} m={c.attention_layers}"
-    viz.save(viz.plot_loss_curves({label: result["history"]}, best_epochs={label: result["best_epoch"]}),
-             os.path.join(out, "loss_curve.png"))
+    _save_figure(viz.plot_loss_curves({label: result["history"]}, best_epochs={label: result["best_epoch"]}),
+                 os.path.join(out, "loss_curve.png"))
     if result["warning"]:
         print(f"warning: {result['warning']}", file=sys.stderr)
     print(f"test accuracy {100 * test_acc:.1f} % (loss {test_loss:.4f}) with the parameters of epoch "
@@ -319,14 +375,22 @@ def add_sweep_options(p):
 
 
 def _cmd_compare(args):
-    from .experiment import check_seeds, model_specs, run_comparison, settings_of, write_report
-    from .recipe import resolve
+    from .experiment import check_seeds, model_specs
 
-    out = args.out or os.path.join("runs", "compare")
+    _check_flags(args)
+    out = args.out_dir = args.out or os.path.join("runs", "compare")
     specs = model_specs(args.cells, args.attention_layers_list, args.num_layers)
     seeds = None if args.seeds is None else check_seeds(args.seeds)
     _check_out(out, args)
     log = _log(args)
+    with _lock_out(out, log):
+        return _compare(args, out, log, specs, seeds)
+
+
+def _compare(args, out, log, specs, seeds):
+    from .experiment import run_comparison, settings_of, write_report
+    from .recipe import resolve
+
     splits = _load_data(args)
     _describe_data(splits, log)
     base = config_from_args(args, cell=args.cells[0], attention_layers=0)
@@ -409,7 +473,7 @@ def _cmd_predict(args):
 
     import numpy as np
 
-    from .runs import write_text_atomic
+    from .atomic import write_atomic
 
     if os.path.exists(args.out) and not args.overwrite:
         raise FileExistsError(f"--out {args.out} exists; pass --overwrite to replace it")
@@ -425,7 +489,7 @@ def _cmd_predict(args):
     for i, row in enumerate(proba):
         writer.writerow([i, predicted[i]] + ([data.labels[i]] if data.labels is not None else [])
                         + [f"{p:.6g}" for p in row])
-    write_text_atomic(args.out, buffer.getvalue())
+    write_atomic(args.out, buffer.getvalue().encode())
     print(f"{len(proba)} predictions of {model.path} written to {args.out}")
     if labels is None:
         print(why)
@@ -659,16 +723,63 @@ def build_parser():
     return parser
 
 
+def _flag_of(name):
+    f = next(f for f in fields(TrainConfig) if f.name == name)
+    return f.metadata.get("flag") or "--" + name.replace("_", "-")
+
+
+def _in_flags(text):
+    """A library message in the words of the command line: ``hidden_size`` becomes ``--hidden``,
+    ``epochs=2`` ``--epochs 2``, ``device='cpu'`` ``--device cpu``, ``data_dir=`` ``--data-dir``."""
+    text = re.sub(r"device='(\w+)'", r"--device \1", text)
+    text = text.replace("pass data_dir=", "pass --data-dir (the archive's folder)")
+    for f in fields(TrainConfig):
+        name, flag = f.name, _flag_of(f.name)
+        text = re.sub(rf"(?<![\w./-]){name}=([^\s,;)]+)", rf"{flag} \1", text)
+        pattern = rf"(?<![\w./-]){name}(?![\w./-])" if "_" in name else rf"(?<![\w./-]){name}(?= must )"
+        text = re.sub(pattern, flag, text)
+    return text
+
+
+def _resume_hint(args, argv):
+    """The exact command that continues an interrupted run, or None when its folder holds no checkpoint."""
+    from .runs import resumable
+
+    out = getattr(args, "out_dir", None)
+    if out is None or not os.path.isdir(out) or not (resumable(out) or os.path.isdir(os.path.join(out, "models"))):
+        return None
+    words = [w for w in argv if w != "--overwrite"]
+    if args.out is None:
+        words += ["--out", out]
+    if "--resume" not in words:
+        words.append("--resume")
+    return "minieleatt " + shlex.join(words)
+
+
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [os.fspath(a) for a in argv]
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        hint = _resume_hint(args, argv)
+        print(f"\nminieleatt {args.command}: interrupted; " + (f"continue the run with:\n  {hint}" if hint else
+              "nothing was saved yet: run the same command again to start over"), file=sys.stderr)
         return 130
-    except (MinieleattError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        print(f"minieleatt {args.command}: {exc}", file=sys.stderr)
+    except (MinieleattError, OSError, ValueError) as exc:
+        message = str(exc)
+        if isinstance(exc, OSError) and not isinstance(exc, MinieleattError):
+            message = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else message
+        if args.command in ("train", "compare"):
+            from .sweep import SweepError
+
+            if not isinstance(exc, SweepError):     # a sweep's failures list each task's settings as given
+                message = _in_flags(message)
+            hint = _resume_hint(args, argv) if isinstance(exc, OSError) else None
+            if hint:
+                message += f"; the last good checkpoint is intact: once that is fixed, continue with: {hint}"
+        print(f"minieleatt {args.command}: {message}", file=sys.stderr)
         return 2
 
 

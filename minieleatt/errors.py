@@ -50,3 +50,19 @@ class ConversionError(MinieleattError, ValueError):
 class RunFolderError(MinieleattError, ValueError):
     """A run's output folder that cannot be used as asked: it holds another run, has no
     checkpoint to resume from, is not a folder, or cannot be written."""
+
+
+class WriteError(MinieleattError, OSError):
+    """A file of a run could not be written (a full disk, a quota, a folder gone): the message
+    names the file and the cause; ``path`` is the file. The file's previous version is intact."""
+
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+    def __reduce__(self):
+        return type(self), (self.message, self.path)

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from . import analysis
+from .atomic import write_atomic
 from .provenance import environment
-from .runs import prepare_folder, run_files
+from .runs import RunLock, prepare_folder, resumable, run_files
 from .sweep import Task, finished_result, raise_failures, record_result, resolve_jobs, run_sweep
 from .train import Trainer
 
@@ -77,9 +78,9 @@ def _train_one(spec, config, train, val, test, folder, relevant_joints, progress
     trainer = Trainer(config, train, val, out_dir=folder, progress=progress, log=log, data_info=data_info,
                       preprocessing=preprocessing)
     t0 = time.perf_counter()
-    present = [] if folder is None else run_files(folder)
-    fit = trainer.fit(resume=resume and "last.npz" in present,
-                      overwrite=resume and bool(present) and "last.npz" not in present)
+    present = [] if folder is None or not os.path.isdir(folder) else run_files(folder)
+    can_resume = folder is not None and os.path.isdir(folder) and bool(resumable(folder))
+    fit = trainer.fit(resume=resume and can_resume, overwrite=resume and bool(present) and not can_resume)
     seconds = time.perf_counter() - t0
     test_loss, test_acc = trainer.evaluate(test)
     last = fit["history"][-1]
@@ -204,8 +205,20 @@ def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joint
     class on the test set (averaged over the seeds).
     """
     seeds = check_seeds([config.seed] if seeds is None else seeds)
-    if out_dir is not None:
+    run = dict(specs=specs, train=train, val=val, test=test, config=config, out_dir=out_dir,
+               relevant_joints=relevant_joints, progress=progress, log=log, seeds=seeds, resume=resume,
+               data_info=data_info, preprocessing=preprocessing, jobs=jobs, scheduler=scheduler,
+               blas_threads=blas_threads)
+    if out_dir is None:
+        return _run_comparison(**run)
+    with RunLock(out_dir, log=log):               # the comparison's folder; each model's folder has its own
         prepare_folder(out_dir, resume=resume, overwrite=overwrite, log=log)
+        return _run_comparison(**run)
+
+
+def _run_comparison(specs, train, val, test, config, out_dir, relevant_joints, progress, log, seeds, resume,
+                    data_info, preprocessing, jobs, scheduler, blas_threads):
+    """``run_comparison`` once its folder is locked and prepared."""
     tasks = []
     for spec in specs:
         for seed in seeds:
@@ -218,7 +231,8 @@ def run_comparison(specs, train, val, test, config, out_dir=None, relevant_joint
                               {"spec": spec, "config": cfg, "folder": folder}))
     here = scheduler is None and resolve_jobs(jobs, len(tasks)) == 1       # one after another, in this process
     shared = {"train": train, "val": val, "test": test, "relevant_joints": relevant_joints, "resume": resume,
-              "data_info": data_info, "preprocessing": preprocessing, "progress": progress and here, "log": log if here else None}
+              "data_info": data_info, "preprocessing": preprocessing, "progress": progress and here,
+              "log": log if here else None}
     outcomes = run_sweep(compare_task, tasks, jobs=jobs, scheduler=scheduler, blas_threads=blas_threads,
                          shared=shared, load_done=lambda task: _stored(task, resume, data_info),
                          save_done=_record,
@@ -266,9 +280,9 @@ def write_report(results, histories, attention, out_dir, class_names=None, relev
     os.makedirs(out_dir, exist_ok=True)
     table = results_table(results)
     device = (settings or {}).get("device", "cpu")
-    with open(os.path.join(out_dir, "results.json"), "w") as f:
-        json.dump({"results": results, "settings": settings or {}, "environment": environment(device),
-                   "histories": histories}, f, indent=1)
+    write_atomic(os.path.join(out_dir, "results.json"),
+                 (json.dumps({"results": results, "settings": settings or {}, "environment": environment(device),
+                              "histories": histories}, indent=1) + "\n").encode())
     warnings = [f"{r['model']}: {r['warning']}" for r in results if r.get("warning")]
     notes = []
     if any(r["attention_ratio"] is not None for r in results):

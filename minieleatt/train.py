@@ -23,6 +23,15 @@ is refused unless ``resume`` or ``overwrite``; ``resume`` needs a checkpoint and
 settings (model, data, seed, optimiser, batch size, ...) and accepts more epochs, which
 also continue a run that stopped early.
 
+A run folder is a transaction. ``fit`` holds the folder's lock (one writer), and every
+write is atomic (``minieleatt.atomic``) and ordered: at the end of an epoch ``best.npz``
+(when the epoch improved), then ``last.npz``, then ``metrics.jsonl``. Both checkpoints
+hold the whole training state, so a kill at any instant leaves a folder that resumes
+exactly: from the newer of the two (``best.npz`` alone after a kill in the first epoch's
+writes), with ``metrics.jsonl`` written again from the checkpoint's history, so no
+epoch's row is lost. A run whose checkpoint has all its epochs is finished: resuming it
+only evaluates it again.
+
 Reproducibility: one ``numpy.random.Generator`` (seeded by ``config.seed``)
 drives the shuffling, the augmentation and the dropout masks. Its state is saved
 in the checkpoint at the end of every epoch, with the parameters, the
@@ -49,7 +58,8 @@ from .errors import CheckpointError, RunFolderError, TrainingError
 from .implementations import IMPLS
 from .nn import READOUTS, EleAttNet, softmax_cross_entropy
 from .optim import OPTIMIZERS, EarlyStopping, ReduceLROnPlateau, Smoothed, clip_by_global_norm
-from .runs import prepare_folder
+from .atomic import write_atomic
+from .runs import CHECKPOINTS, RunLock, left_by_a_killed_run, prepare_folder, resumable
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -174,6 +184,15 @@ def evaluate_batches(net, sequences, labels, dtype, device, batch_size=256):
     return total_loss / len(labels), correct / len(labels)
 
 
+def _epoch_of(meta, path):
+    """The number of epochs a checkpoint's header says were trained; CheckpointError naming the file if not one."""
+    epoch = meta.get("epoch", 0)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise CheckpointError(f"{path}: its header gives epoch {epoch!r}, not a number of epochs; the file is "
+                              "damaged or not written by minieleatt")
+    return epoch
+
+
 class Trainer:
     """Trains an ``EleAttNet`` on padded, masked mini-batches (see the module docstring).
 
@@ -269,9 +288,14 @@ class Trainer:
         """One pass over the training data; returns (mean loss, accuracy)."""
         c, data = self.config, self.train_data
         n_batches = math.ceil(len(data.labels) / c.batch_size)
-        total_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False, disable=not self.progress,
                    unit="batch")
+        with bar:                           # closed (its line cleared) however the epoch ends, Ctrl-C included
+            return self._train_batches(bar, n_batches)
+
+    def _train_batches(self, bar, n_batches):
+        c, data = self.config, self.train_data
+        total_loss, correct, seen = 0.0, 0, 0
         for b, (x, mask, y, _) in enumerate(iterate_batches(data.sequences, data.labels, c.batch_size, rng=self.rng)):
             if c.augment:
                 x = augment_batch(x, mask, self.rng, max_angle=c.rotation, noise_std=c.noise)
@@ -279,7 +303,6 @@ class Trainer:
             with np.errstate(over="ignore", invalid="ignore"):   # a diverging run is reported just below
                 loss, n_correct, grads = self.net.loss_and_grads(x, y, mask, rng=self.rng)
             if not math.isfinite(loss):
-                bar.close()
                 raise TrainingError(
                     f"the training loss became {loss} at epoch {self.epoch + 1}, batch {b + 1} "
                     f"(learning rate {self.optimizer.lr:g}); try a smaller lr, a tighter clip, or check the data")
@@ -290,7 +313,6 @@ class Trainer:
             seen += len(y)
             bar.update(1)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        bar.close()
         return total_loss / seen, correct / seen
 
     def _prepared(self, data):
@@ -369,18 +391,29 @@ class Trainer:
             self.stopper.load_state(meta["stopper"])
             self.smoothed.load_state(meta.get("smoothed", {}))
             self.rng.bit_generator.state = meta["rng"]
-            self.epoch, self.history = int(meta["epoch"]), list(meta["history"])
+            self.epoch, self.history = _epoch_of(meta, path), list(meta["history"])
             self.stopped_early = bool(meta.get("stopped_early", False))
         except (KeyError, ValueError, TypeError) as exc:
             raise CheckpointError(f"{path}: incomplete training state ({exc})") from exc
         return meta
 
-    def _resume(self):
-        """Continue from ``last.npz`` after checking that it is the same run (see the module docstring)."""
-        path = self.last_checkpoint
-        if not os.path.exists(path):
+    def _resume_checkpoint(self):
+        """The checkpoint to resume from: the newer of ``last.npz`` and ``best.npz`` (both hold the whole
+        state; ``best.npz`` is written first, so after a kill between the two it is the newer), with its meta."""
+        found = []
+        for name in CHECKPOINTS:
+            path = self._path(name)
+            if os.path.exists(path):
+                meta = load_checkpoint(path)[1]
+                found.append((_epoch_of(meta, path), -len(found), path, meta))
+        if not found:
             raise RunFolderError(f"nothing to resume in {self.out_dir}: no checkpoint last.npz there")
-        _, meta = load_checkpoint(path)
+        _, _, path, meta = max(found)
+        return path, meta
+
+    def _resume(self):
+        """Continue from the newest checkpoint after checking that it is the same run (see the module docstring)."""
+        path, meta = self._resume_checkpoint()
         saved = dict(meta.get("config", {}))
         chosen = {k: saved[k] for k, v in asdict(self.requested).items() if v is None and k in saved}
         self.config = replace(self.config, **chosen)          # "chosen from the data": as the run chose them
@@ -388,11 +421,14 @@ class Trainer:
         check_settings({k: v for k, v in saved.items() if k not in RESUMABLE_CHANGES},
                        {k: v for k, v in mine.items() if k not in RESUMABLE_CHANGES}, path, what="settings")
         check_settings(meta.get("data", {}), self.data_info, path, what="data")
-        done = int(meta.get("epoch", 0))
+        done = _epoch_of(meta, path)
         if self.config.epochs < done:
             raise CheckpointError(f"{path}: the run has trained {done} epochs already; epochs={self.config.epochs} "
                                   "is fewer (give at least as many to continue it)")
         self.load(path)
+        if path != self.last_checkpoint:                      # killed between best.npz and last.npz: complete it
+            self.save(self.last_checkpoint)
+        self._write_metrics()                                 # every epoch's row, whatever a kill left there
         self.log(f"resumed from {path} after epoch {self.epoch}")
         if self.stopped_early:
             if self.config.epochs > int(saved.get("epochs", done)):
@@ -412,12 +448,8 @@ class Trainer:
             self.load(self.best_checkpoint, weights_only=True)
 
     def _write_metrics(self):
-        path = self._path("metrics.jsonl")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            for row in self.history:
-                f.write(json.dumps(row) + "\n")
-        os.replace(tmp, path)
+        """metrics.jsonl, one row per epoch, rewritten whole and atomically (it is the checkpoint's history)."""
+        write_atomic(self._path("metrics.jsonl"), "".join(json.dumps(row) + "\n" for row in self.history).encode())
 
     # ------------------------------------------------------------------ the loop
     def fit(self, resume=False, overwrite=False):
@@ -428,8 +460,19 @@ class Trainer:
         is refused (``RunFolderError``). Returns a dict: history, best_epoch, best_val_acc,
         best_val_loss (None without a validation set), epochs, seconds, stopped_early, watched,
         train_acc (of the kept parameters, without dropout), warning (a sentence, or None).
+        The folder's lock is held throughout (``minieleatt.runs.RunLock``).
         """
+        if self.out_dir is None:
+            return self._fit(resume, overwrite)
+        with RunLock(self.out_dir, log=self.log):
+            return self._fit(resume, overwrite)
+
+    def _fit(self, resume, overwrite):
         if self.out_dir is not None:
+            if resume and not resumable(self.out_dir) and left_by_a_killed_run(self.out_dir):
+                self.log(f"no checkpoint in {self.out_dir} yet (the run was stopped before its first one): "
+                         "starting it from the beginning")
+                resume = False
             prepare_folder(self.out_dir, resume=resume, overwrite=overwrite, log=self.log)
         elif resume:
             raise ValueError("resume=True needs an out_dir with a checkpoint")
@@ -454,7 +497,7 @@ class Trainer:
             self.stopped_early = stop
             if improved:
                 self.best_params = {k: to_host(p).copy() for k, p in self.net.parameters().items()}
-            if self.out_dir is not None:
+            if self.out_dir is not None:              # this order: see the module docstring
                 if improved:
                     self.save(self.best_checkpoint)
                 self.save(self.last_checkpoint)

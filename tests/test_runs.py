@@ -78,6 +78,8 @@ def test_resume_without_a_checkpoint_is_an_error_naming_the_folder(splits, tmp_p
         trainer(splits, typo).fit(resume=True)
     assert main(tiny_train(typo, "--resume")) == 2
     assert f"--resume: nothing to resume in {typo}" in capsys.readouterr().err
+    assert not typo.exists()                                              # the typo made no folder
+    typo.mkdir()
     (typo / "summary.json").write_text("{}")                              # a run's files, but no checkpoint
     with pytest.raises(RunFolderError, match=f"nothing to resume in {typo}: no checkpoint last.npz"):
         trainer(splits, typo).fit(resume=True)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import analysis, viz
 from ..data.joints import JOINT_NAMES
-from ..runs import write_text_atomic
+from ..atomic import write_atomic
 
 
 def input_names(model):
@@ -60,7 +60,7 @@ def write_attention_report(model, cases, labels, out_dir, case=0, title=None):
     for name, n, row in zip(row_names, counts, rows):
         writer.writerow([name, n] + ["" if np.isnan(v) else f"{v:.6g}" for v in row])
     path = os.path.join(out_dir, "attention_by_class.csv")
-    write_text_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue().encode())
     written.append(path)
 
     shown = "" if labels is None else f" (class {model.classes_[labels[case]]})"
