@@ -28,7 +28,11 @@ RECIPE_HELP = ("Settings left unset follow the training set's size N (minieleatt
                "the steps for skeleton data, the mean and the last step side by side otherwise. A validation set is held out only when it "
                "gets at least 30 sequences; the run watches the validation loss, or without a validation set the "
                "smoothed training loss, for the schedule (--lr-patience, default a fifth of the epochs) and early "
-               "stopping (--early-stop, default a third); 0 turns either off.")
+               "stopping (--early-stop, default a third); 0 turns either off. Neither counts a stalled epoch while the "
+               "run is on the chance plateau (until an epoch's training loss is below 0.9 x the loss of guessing "
+               "the class shares, log C for C balanced classes), so a small set that starts flat is never cut or "
+               "stopped there. On univariate input the gate scales the one number of a step: it weighs steps, "
+               "it cannot choose between channels.")
 
 
 # ----------------------------------------------------------------------------- gradcheck
@@ -255,7 +259,7 @@ def _cmd_train(args):
         json.dump(summary, f, indent=1, default=str)
     viz.save(viz.plot_loss_curves({f"{c.cell} m={c.attention_layers}": result["history"]}),
              os.path.join(out, "loss_curve.png"))
-    if result["warning"]:
+    if result["warning"] and args.quiet:        # otherwise the run's log has said it already
         print(f"warning: {result['warning']}", file=sys.stderr)
     print(f"test accuracy {100 * test_acc:.1f} % (loss {test_loss:.4f}) with the parameters of epoch "
           f"{result['best_epoch']} (best {result['watched']}); checkpoints, metrics.jsonl, summary.json and "
@@ -305,7 +309,7 @@ def _cmd_compare(args):
                          settings_of(chosen, data=splits.description))
     print(table)
     for r in results:
-        if r.get("warning"):
+        if r.get("warning") and args.quiet:    # otherwise the run's log has said it already
             print(f"warning: {r['model']}: {r['warning']}", file=sys.stderr)
     print(f"\nresults.md, results.json, loss_curves.png, accuracy.png"
           f"{', attention_skeleton.png' if attention and splits.relevant_joints else ''} in {out}")
