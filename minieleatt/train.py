@@ -250,7 +250,10 @@ class Trainer:
             said.append(f"sequences averaged over windows of {self.window} steps (longer than {c.max_length})")
         said.append(f"watching the {self.watched}: learning rate x {c.lr_factor:g} after "
                     + (f"{c.lr_patience} stalled epochs" if c.lr_patience else "no stalled epochs (schedule off)")
-                    + (f", stop after {c.early_stop}" if c.early_stop else ", no early stopping"))
+                    + (f", stop after {c.early_stop}" if c.early_stop else ", no early stopping")
+                    + (f", counting once the training loss is below {recipe.PLATEAU_LEVEL:g} x "
+                       f"{recipe.chance_loss(self.train_data.labels):.3f} (the chance plateau)"
+                       if c.lr_patience or c.early_stop else ""))
         return "recipe: " + "; ".join(said)
 
     # ------------------------------------------------------------------ paths
