@@ -29,7 +29,7 @@ RECIPE_HELP = ("Settings left unset follow the training set's size N (minieleatt
                "gets at least 30 sequences; the run watches the validation loss, or without a validation set the "
                "smoothed training loss, for the schedule (--lr-patience, default a fifth of the epochs) and early "
                "stopping (--early-stop, default a third); 0 turns either off. Neither counts a stalled epoch while the "
-               "run is on the chance plateau (until an epoch's training loss is below 0.9 x the loss of guessing "
+               "run is on the chance plateau (until the smoothed training loss is below 0.9 x the loss of guessing "
                "the class shares, log C for C balanced classes), so a small set that starts flat is never cut or "
                "stopped there. On univariate input the gate scales the one number of a step: it weighs steps, "
                "it cannot choose between channels.")

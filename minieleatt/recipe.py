@@ -15,8 +15,8 @@ The rules (stated in ``minieleatt train --help`` and the README too):
   better watched loss, the run stops after a third (at least 10);
 - the chance plateau: small sets often sit for tens of epochs at the loss of guessing the
   class shares (log C for C balanced classes) before the loss starts to fall. Neither the
-  schedule nor early stopping counts a stalled epoch until an epoch's training loss has
-  fallen below ``PLATEAU_LEVEL`` (0.9) x that loss (``chance_loss``): a run is never cut or
+  schedule nor early stopping counts a stalled epoch until the training loss, smoothed over
+  epochs, has fallen below ``PLATEAU_LEVEL`` (0.9) x that loss (``chance_loss``): a run is never cut or
   stopped inside the plateau, it runs its epochs out there (the best epoch is still kept).
   This applies to every run, whatever the settings; ``lr_patience=0`` / ``early_stop=0``
   still turn the schedule / the stopping off;
@@ -48,7 +48,7 @@ BASE_LR, BASE_BATCH = 0.005, 64
 MIN_EPOCHS, MAX_EPOCHS = 30, 200
 MIN_BATCH, MAX_BATCH = 8, 64
 BATCHES_PER_EPOCH = 30
-PLATEAU_LEVEL = 0.9     # the schedule counts once an epoch's training loss is below this x chance_loss
+PLATEAU_LEVEL = 0.9     # the schedule counts once the smoothed training loss is below this x chance_loss
 
 
 def resolve(config, n_train, skeleton):
@@ -107,11 +107,21 @@ def chance_loss(labels):
     return float(-(shares * np.log(shares)).sum())
 
 
+def smoothed_losses(history, weight=0.7):
+    """The training losses of ``history`` smoothed over epochs (``s = weight * s + (1 - weight) * loss``, the first
+    as is): on a small set one lucky epoch of a few dropout-noisy batches must not count as leaving the plateau."""
+    out, s = [], None
+    for row in history:
+        s = row["train_loss"] if s is None else weight * s + (1 - weight) * row["train_loss"]
+        out.append(s)
+    return out
+
+
 def left_chance(history, labels):
-    """Whether the run has left the chance plateau: some epoch's training loss below
-    ``PLATEAU_LEVEL x chance_loss(labels)``. Until then the schedule and early stopping do not count."""
+    """Whether the run has left the chance plateau: its smoothed training loss (``smoothed_losses``) below
+    ``PLATEAU_LEVEL x chance_loss(labels)`` at some epoch. Until then the schedule and early stopping do not count."""
     level = PLATEAU_LEVEL * chance_loss(labels)
-    return any(row["train_loss"] < level for row in history)
+    return any(s < level for s in smoothed_losses(history))
 
 
 def chance_warning(train_acc, labels, history, min_lr):
@@ -126,7 +136,7 @@ def chance_warning(train_acc, labels, history, min_lr):
     if train_acc > majority + 0.1 * (1 - majority):
         return None
     guess_loss = float(-(shares * np.log(shares)).sum())        # the loss of always predicting the class shares
-    losses = [row["train_loss"] for row in history]
+    losses = smoothed_losses(history)
     said = (f"the training accuracy at the end is {100 * train_acc:.1f} %, near chance (the largest class is "
             f"{100 * majority:.1f} % of the training set): the model has learnt next to nothing. ")
     floor = next((row["epoch"] for row in history if row["lr"] <= min_lr * (1 + 1e-9)), None)

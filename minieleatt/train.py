@@ -17,7 +17,7 @@ averaged over windows. The run watches one number: the validation loss, or witho
 validation set the training loss smoothed over epochs. The learning rate is cut when it
 stalls for ``lr_patience`` epochs, the run stops when it stalls for ``early_stop`` epochs
 (0 turns either off), and the epoch with the best value is the one kept. Neither counts
-while the run is on the chance plateau (until an epoch's training loss falls below 0.9 x
+while the run is on the chance plateau (until the training loss smoothed over epochs falls below 0.9 x
 the loss of guessing the class shares, ``recipe.left_chance``). At the end, a
 training accuracy near chance is reported with its likely cause.
 
