@@ -32,7 +32,11 @@ RECIPE_HELP = ("Settings left unset follow the training set's size N (minieleatt
                "the steps for skeleton data, the mean and the last step side by side otherwise. A validation set is held out only when it "
                "gets at least 30 sequences; the run watches the validation loss, or without a validation set the "
                "smoothed training loss, for the schedule (--lr-patience, default a fifth of the epochs) and early "
-               "stopping (--early-stop, default a third); 0 turns either off.")
+               "stopping (--early-stop, default a third); 0 turns either off. Neither counts a stalled epoch while the "
+               "run is on the chance plateau (until the smoothed training loss is below 0.9 x the loss of guessing "
+               "the class shares, log C for C balanced classes), so a small set that starts flat is never cut or "
+               "stopped there. On univariate input the gate scales the one number of a step: it weighs steps, "
+               "it cannot choose between channels.")
 
 
 # ----------------------------------------------------------------------------- gradcheck
@@ -312,7 +316,7 @@ def _train(args, out, log):
     label = f"{c.cell} m={c.attention_layers}"
     _save_figure(viz.plot_loss_curves({label: result["history"]}, best_epochs={label: result["best_epoch"]}),
                  os.path.join(out, "loss_curve.png"))
-    if result["warning"]:
+    if result["warning"] and args.quiet:        # otherwise the run's log has said it already
         print(f"warning: {result['warning']}", file=sys.stderr)
     print(f"test accuracy {100 * test_acc:.1f} % (loss {test_loss:.4f}) with the parameters of epoch "
           f"{result['best_epoch']} (best {result['watched']}); checkpoints, metrics.jsonl, summary.json and "
@@ -394,20 +398,25 @@ def _compare(args, out, log, specs, seeds):
     splits = _load_data(args)
     _describe_data(splits, log)
     base = config_from_args(args, cell=args.cells[0], attention_layers=0)
+    jobs = 1 if args.jobs is None and args.device == "gpu" else args.jobs
     results, histories, attention = run_comparison(specs, splits.train, splits.val, splits.test, base, out_dir=out,
                                                    relevant_joints=splits.relevant_joints,
                                                    progress=not args.quiet, log=log, seeds=seeds,
                                                    resume=args.resume, overwrite=args.overwrite,
                                                    data_info=splits.settings, preprocessing=splits.preprocessing,
-                                                   jobs=1 if args.jobs is None and args.device == "gpu" else args.jobs,
+                                                   jobs=jobs,
                                                    scheduler=args.scheduler,
                                                    blas_threads=args.blas_threads or None)
     chosen = resolve(base, len(splits.train.labels), splits.skeleton)      # the settings as the runs chose them
     table = write_report(results, histories, attention, out, splits.class_names, splits.relevant_joints,
                          settings_of(chosen, data=splits.description))
     print(table)
+    from .sweep import resolve_jobs
+
+    n_runs = len(specs) * (len(seeds) if seeds else 1)
+    said = not args.quiet and args.scheduler is None and resolve_jobs(jobs, n_runs) == 1   # by the runs' own log
     for r in results:
-        if r.get("warning"):
+        if r.get("warning") and not said:
             print(f"warning: {r['model']}: {r['warning']}", file=sys.stderr)
     print(f"\nresults.md, results.json, loss_curves.png, accuracy.png"
           f"{', attention_skeleton.png' if attention and splits.relevant_joints else ''} in {out}")

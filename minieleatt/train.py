@@ -1,5 +1,6 @@
 """The training loop: epochs of mini-batches, validation, the learning-rate schedule,
-early stopping, checkpoints that resume exactly, a metrics log and a progress bar.
+early stopping, checkpoints that resume exactly, a metrics log and a progress bar
+(on a terminal only: with output to a file or a pipe, the epoch lines alone).
 
     trainer = Trainer(TrainConfig(cell="gru", attention_layers=1), train, val, out_dir="runs/m1")
     result = trainer.fit()                 # fit(resume=True) after an interruption; fit(overwrite=True) to redo
@@ -15,7 +16,9 @@ chosen from the size of the training set; sequences longer than ``max_length`` a
 averaged over windows. The run watches one number: the validation loss, or without a
 validation set the training loss smoothed over epochs. The learning rate is cut when it
 stalls for ``lr_patience`` epochs, the run stops when it stalls for ``early_stop`` epochs
-(0 turns either off), and the epoch with the best value is the one kept. At the end, a
+(0 turns either off), and the epoch with the best value is the one kept. Neither counts
+while the run is on the chance plateau (until the training loss smoothed over epochs falls below 0.9 x
+the loss of guessing the class shares, ``recipe.left_chance``). At the end, a
 training accuracy near chance is reported with its likely cause.
 
 Runs are never lost or silently changed (``minieleatt.runs``): a folder that holds a run
@@ -42,6 +45,7 @@ checkpoint ends with exactly the parameters of an uninterrupted run (on the CPU)
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -101,11 +105,14 @@ class TrainConfig:
                                "least 30 and at most 200)")
     lr_patience: int = option(None, "epochs without a better watched loss (the validation loss, or the smoothed "
                                     "training loss without a validation set) before the learning rate is "
-                                    "multiplied by lr_factor (default: a fifth of the epochs, at least 5; 0: off)")
+                                    "multiplied by lr_factor (default: a fifth of the epochs, at least 5; 0: off); "
+                                    "no epoch counts before the training loss has left the chance plateau "
+                                    "(below 0.9 x the loss of guessing the class shares)")
     lr_factor: float = option(0.1, "the schedule's factor")
     min_lr: float = option(1e-5, "the schedule's floor")
     early_stop: int = option(None, "epochs without a better watched loss before the run stops (default: a third "
-                                   "of the epochs, at least 10; 0: off)")
+                                   "of the epochs, at least 10; 0: off; not before the training loss has left the "
+                                   "chance plateau, as for lr_patience)")
     max_length: int = option(64, "sequences longer than this many steps are averaged over windows of "
                                   "ceil(longest / max_length) steps, to bound the work (0: off)")
     augment: bool = option(True, "random rotation of ± rotation rad per axis and Gaussian noise (skeleton data "
@@ -262,7 +269,10 @@ class Trainer:
             said.append(f"sequences averaged over windows of {self.window} steps (longer than {c.max_length})")
         said.append(f"watching the {self.watched}: learning rate x {c.lr_factor:g} after "
                     + (f"{c.lr_patience} stalled epochs" if c.lr_patience else "no stalled epochs (schedule off)")
-                    + (f", stop after {c.early_stop}" if c.early_stop else ", no early stopping"))
+                    + (f", stop after {c.early_stop}" if c.early_stop else ", no early stopping")
+                    + (f", counting once the training loss is below {recipe.PLATEAU_LEVEL:g} x "
+                       f"{recipe.chance_loss(self.train_data.labels):.3f} (the chance plateau)"
+                       if c.lr_patience or c.early_stop else ""))
         return "recipe: " + "; ".join(said)
 
     # ------------------------------------------------------------------ paths
@@ -288,7 +298,8 @@ class Trainer:
         """One pass over the training data; returns (mean loss, accuracy)."""
         c, data = self.config, self.train_data
         n_batches = math.ceil(len(data.labels) / c.batch_size)
-        bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False, disable=not self.progress,
+        bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False,
+                   disable=not (self.progress and sys.stderr.isatty()),
                    unit="batch")
         with bar:                           # closed (its line cleared) however the epoch ends, Ctrl-C included
             return self._train_batches(bar, n_batches)
@@ -489,11 +500,14 @@ class Trainer:
             watched = val_loss if self.val_data is not None else self.smoothed.update(train_loss)
             lr = self.optimizer.lr
             self.epoch += 1
-            improved, stop = self.stopper.step(watched, self.epoch)
-            self.scheduler.step(watched)
             row = {"epoch": self.epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                    "val_acc": val_acc, "watched": watched, "lr": lr, "seconds": time.perf_counter() - t0}
             self.history.append(row)
+            improved, stop = self.stopper.step(watched, self.epoch)
+            if recipe.left_chance(self.history, self.train_data.labels):
+                self.scheduler.step(watched)
+            else:                           # on the chance plateau: nothing counts as stalled yet
+                self.stopper.bad_epochs, stop = 0, False
             self.stopped_early = stop
             if improved:
                 self.best_params = {k: to_host(p).copy() for k, p in self.net.parameters().items()}

@@ -29,6 +29,8 @@ def test_bench_ts_writes_the_panel_with_the_yardstick(bench, tmp_path, capsys):
     assert "| GunPoint | 50/150 | 150 | 1 | 2 |" in text and "| 90.7 % |" in text            # the published 1-NN DTW
     assert "| UnitTest | 20/22 | 24 | 1 | 2 |" in text and "UnitTest: aeon's" in text
     assert "Dau et al." in text and "DataSummary.csv" in text
+    assert "| 90.7 % | 100.0 % | batch 8, window 3, mean+last, 2 epochs |" in text    # InceptionTime, the recipe
+    assert "× IT" in text and "InceptionTime" in text
     saved = json.loads((tmp_path / "panel.json").read_text())
     assert set(saved["results"]["GunPoint"]["runs"]) == {"GRU/0", "GRU/1", "EleAtt-GRU/0", "EleAtt-GRU/1"}
     run = saved["results"]["GunPoint"]["runs"]["GRU/0"]

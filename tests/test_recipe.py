@@ -59,12 +59,61 @@ def test_chance_warning_names_the_likely_cause():
     labels = np.repeat([0, 1, 2], 10)
     flat = [{"epoch": e, "train_loss": math.log(3), "lr": 0.005} for e in range(1, 41)]
     said = recipe.chance_warning(0.36, labels, flat, min_lr=1e-5)
-    assert "near chance" in said and "never went far below 1.099" in said
+    assert "near chance" in said and "never went below 0.9 x 1.099" in said and "chance plateau" in said
     cut = [dict(row, lr=1e-5 if row["epoch"] >= 12 else 0.005) for row in flat]
     assert "cut the learning rate to its floor 1e-05 by epoch 12" in recipe.chance_warning(0.36, labels, cut, 1e-5)
     fell = [dict(row, train_loss=0.2) for row in flat]
     assert "fell but the accuracy did not" in recipe.chance_warning(0.36, labels, fell, 1e-5)
     assert recipe.chance_warning(0.8, labels, flat, 1e-5) is None
+
+
+def test_the_chance_loss_is_the_entropy_of_the_class_shares_and_the_plateau_ends_below_0_9_of_it():
+    assert recipe.chance_loss([0, 1, 2] * 5) == pytest.approx(math.log(3))
+    assert recipe.chance_loss([0, 0, 0, 1]) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    labels = [0, 1] * 10
+    flat = [{"train_loss": math.log(2)}, {"train_loss": 0.95 * math.log(2)}]
+    assert not recipe.left_chance(flat, labels)
+    lucky = flat + [{"train_loss": 0.8 * math.log(2)}, {"train_loss": math.log(2)}]
+    assert not recipe.left_chance(lucky, labels)           # one lucky epoch of a few noisy batches is not enough
+    assert recipe.left_chance(flat + [{"train_loss": 0.8 * math.log(2)}] * 4, labels)
+
+
+def _scripted_run(losses, monkeypatch, **settings):
+    """A Trainer whose epochs report the training losses ``losses`` in turn (no validation set)."""
+    from types import SimpleNamespace
+    rng = np.random.default_rng(0)
+    data = SimpleNamespace(sequences=[rng.normal(size=(5, 1)) for _ in range(20)], labels=np.array([0, 1] * 10))
+    t = Trainer(TrainConfig(hidden_size=4, num_layers=1, epochs=len(losses), lr=0.01, seed=0, **settings), data,
+                progress=False, log=lambda *a: None)
+    script = iter(losses)
+    monkeypatch.setattr(t, "train_epoch", lambda: (next(script), 0.5))
+    return t, t.fit()
+
+
+def test_the_schedule_and_early_stopping_wait_until_the_loss_leaves_the_chance_plateau(monkeypatch):
+    flat, falling, low = [math.log(2)] * 30, list(np.linspace(0.68, 0.3, 10)), [0.3] * 40
+    t, result = _scripted_run(flat + falling + low, monkeypatch, lr_patience=3, early_stop=6)
+    rows = result["history"]
+    assert all(row["lr"] == 0.01 for row in rows[:31])         # no cut on the plateau: 30 flat epochs, patience 3
+    assert len(rows) > 40 and result["best_epoch"] > 30        # no stop there either: the fall is reached
+    assert result["stopped_early"] and len(rows) < 80          # after it, both count again
+    assert min(row["lr"] for row in rows) < 0.01
+
+
+def test_a_run_that_never_leaves_the_plateau_runs_its_epochs_out_and_says_so_once(monkeypatch):
+    said = []
+    from types import SimpleNamespace
+    rng = np.random.default_rng(0)
+    data = SimpleNamespace(sequences=[rng.normal(size=(5, 1)) for _ in range(20)], labels=np.array([0, 1] * 10))
+    t = Trainer(TrainConfig(hidden_size=4, num_layers=1, epochs=25, lr=0.01, seed=0, lr_patience=2, early_stop=3),
+                data, progress=False, log=said.append)
+    monkeypatch.setattr(t, "train_epoch", lambda: (math.log(2), 0.5))
+    monkeypatch.setattr(t, "_evaluate", lambda data, batch_size=256: (math.log(2), 0.5))
+    result = t.fit()
+    assert len(result["history"]) == 25 and not result["stopped_early"]
+    assert all(row["lr"] == 0.01 for row in result["history"])
+    assert "chance plateau for all its 25 epochs" in result["warning"]
+    assert sum(line.startswith("warning: ") for line in said) == 1
 
 
 def test_a_run_that_learns_nothing_says_so_at_the_end():

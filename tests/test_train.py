@@ -143,3 +143,14 @@ def test_long_sequences_are_averaged_for_training_and_evaluation_alike(splits):
     loss, _ = softmax_cross_entropy(logits, splits.test.labels)
     assert t.evaluate(splits.test)[0] == pytest.approx(loss, rel=1e-5)       # the test set, averaged the same way
     np.testing.assert_array_equal(t.predict(splits.test), logits.argmax(axis=1))
+
+
+def test_the_end_of_run_warning_is_said_once_and_no_progress_bar_off_a_terminal(tmp_path, capsys):
+    from minieleatt.cli import main
+    assert main(["train", "--layers", "1", "--hidden", "4", "--train-per-class", "4", "--test-per-class", "1",
+                 "--epochs", "2", "--lr", "1e-6", "--out", str(tmp_path / "run")]) == 0
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert text.count("near chance") == 1                      # the run's log says it; the command not again
+    assert "epoch   1  train loss" in said.out                  # plain epoch lines
+    assert "batch/s" not in said.err and "\r" not in said.err  # pytest's capture is no terminal: no tqdm frames
