@@ -20,7 +20,7 @@ from .functional import param_shapes, resolve_attention
 from .implementations import check_impl, sequence_backward, sequence_forward
 
 
-def load_arrays_into(arrays, params, owner):
+def _load_arrays_into(arrays, params, owner):
     """Copy ``arrays`` into the arrays of ``params`` (same names, same shapes; cast to their dtype and
     moved to their device), or raise a ValueError naming every missing, unexpected or misshapen key."""
     missing, unexpected = sorted(set(params) - set(arrays)), sorted(set(arrays) - set(params))
@@ -91,7 +91,7 @@ class _EleAttLayer:
     def load_state_dict(self, state_dict):
         """Copy ``state_dict`` (name -> NumPy or CuPy array, e.g. from ``state_dict()``) into the parameters,
         in place, on the layer's device and dtype; the names and the shapes must be the layer's."""
-        load_arrays_into(state_dict, self.params, type(self).__name__)
+        _load_arrays_into(state_dict, self.params, type(self).__name__)
         return self
 
     def zero_state(self, batch_size):

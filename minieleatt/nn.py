@@ -17,7 +17,7 @@ from .backend import array_module, check_device, check_same_device, get_array_mo
 from .functional.activations import log_softmax
 from .functional.checks import resolve_attention
 from .implementations import check_impl
-from .layers import LAYERS, load_arrays_into
+from .layers import LAYERS, _load_arrays_into
 
 READOUTS = ("mean", "last", "mean+last")
 
@@ -236,7 +236,7 @@ class EleAttNet:
 
     def load_state_dict(self, state_dict):
         """Copy ``state_dict`` into the parameters in place (names and shapes must match); returns the network."""
-        load_arrays_into(state_dict, self.parameters(), "EleAttNet")
+        _load_arrays_into(state_dict, self.parameters(), "EleAttNet")
         return self
 
     def to(self, device):

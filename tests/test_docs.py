@@ -44,7 +44,7 @@ PACKAGES = ["minieleatt", "minieleatt.functional", "minieleatt.data", "minieleat
 MODULES = ["minieleatt.layers", "minieleatt.errors", "minieleatt.backend", "minieleatt.implementations", "minieleatt.nn", "minieleatt.optim", "minieleatt.train",
            "minieleatt.recipe", "minieleatt.runs", "minieleatt.provenance", "minieleatt.analysis",
            "minieleatt.checkpoint", "minieleatt.gradcheck", "minieleatt.cellcheck", "minieleatt.data.sources",
-           "minieleatt.experiment", "minieleatt.viz", "minieleatt.crosscheck", "minieleatt.doctor",
+           "minieleatt.experiment", "minieleatt.sweep", "minieleatt.atomic", "minieleatt.viz", "minieleatt.crosscheck", "minieleatt.doctor",
            "minieleatt.functional.gate", "minieleatt.functional.rnn", "minieleatt.functional.lstm",
            "minieleatt.functional.gru", "minieleatt.functional.scan", "minieleatt.functional.activations",
            "minieleatt.model.run", "minieleatt.model.estimator", "minieleatt.model.attention"]
@@ -138,8 +138,9 @@ def test_the_promised_pages_exist(site):
 def test_the_landing_page_has_the_readme_commands_and_example(site):
     text = page(site / "index.html").text
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv")]
-    assert len(commands) >= 2
+    first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2 and commands[0].startswith("python3 -m venv")     # the main job, then the tests
     for line in commands + ["from minieleatt import EleAttGRU", "layer.backward(np.ones_like(hs), cache)"]:
         assert line in text, f"the landing page lacks {line!r}"
 
