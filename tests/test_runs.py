@@ -124,7 +124,12 @@ def test_resume_keeps_the_settings_the_run_chose_from_the_data(splits, tmp_path)
     assert (more.config.lr_patience, more.config.early_stop, more.config.epochs) == (6, 10, 60)
 
 
-def test_resume_continues_an_early_stopped_run_when_given_more_epochs(splits, tmp_path):
+def test_resume_continues_an_early_stopped_run_when_given_more_epochs(splits, tmp_path, monkeypatch):
+    from minieleatt import recipe
+
+    # a run that learns nothing sits on the chance plateau, where early stopping waits (recipe.left_chance);
+    # here the subject is resuming a run that did stop early, so the plateau is taken as left
+    monkeypatch.setattr(recipe, "left_chance", lambda history, labels: True)
     first = trainer(splits, tmp_path, epochs=40, early_stop=1, lr=1e-9).fit()        # nothing improves: stops
     assert first["stopped_early"] and first["epochs"] < 40
     done = first["epochs"]
