@@ -28,6 +28,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 
 from .atomic import temp_name
 from .checkpoint import TEMP_PREFIX, TEMP_SUFFIX, remove_temporaries
@@ -233,6 +234,11 @@ class RunLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = _read_holder(fd)
+                for _ in range(50):                  # its holder took it an instant ago and is writing its name
+                    if holder:
+                        break
+                    time.sleep(0.02)
+                    holder = _read_holder(fd)
                 os.close(fd)
                 raise _error("locked", f"{self.folder} is in use by another run ({_describe(holder)}): one run "
                                        "writes into a folder at a time; wait for it to end, or choose another "
