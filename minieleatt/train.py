@@ -200,6 +200,18 @@ def _epoch_of(meta, path):
     return epoch
 
 
+def model_info(net, classes, preprocessing, window, skeleton):
+    """The header block a checkpoint needs, beside the weights and the architecture, to predict on new raw
+    data: the class names in order (None: class indices), the preprocessing of the raw cases, the window
+    of the length rule, the readout and dtype, whether the data are skeletons, and the library's version."""
+    from . import __version__
+
+    return {"classes": None if classes is None else list(classes), "num_classes": net.num_classes,
+            "preprocessing": dict(preprocessing or {}), "window": int(window), "readout": net.readout,
+            "dtype": str(net.dtype), "skeleton": bool(skeleton), "input_size": net.layers[0].input_size,
+            "library_version": __version__}
+
+
 class Trainer:
     """Trains an ``EleAttNet`` on padded, masked mini-batches (see the module docstring).
 
@@ -361,15 +373,8 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def model_info(self):
         """What a checkpoint needs, beside the weights and the architecture, to predict on new raw data
-        (``minieleatt.load_run``): the class names in order, the preprocessing of the raw cases, the
-        window of the length rule, the readout and dtype (in the architecture and config too), whether
-        the data are skeletons, and the library's version."""
-        from . import __version__
-
-        return {"classes": None if self.class_names is None else list(self.class_names),
-                "num_classes": self.num_classes, "preprocessing": self.preprocessing, "window": self.window,
-                "readout": self.config.readout, "dtype": self.config.dtype, "skeleton": self.skeleton,
-                "input_size": self.net.architecture()["input_size"], "library_version": __version__}
+        (``minieleatt.load_run``): see ``model_info``."""
+        return model_info(self.net, self.class_names, self.preprocessing, self.window, self.skeleton)
 
     def state(self):
         """(arrays, meta) of the whole training state."""

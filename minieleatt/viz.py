@@ -369,6 +369,12 @@ def _input_scale(x):
     return "cividis", lo, hi
 
 
+def _response_scale(att):
+    """(vmin, vmax) of the gate's responses for a colour scale: their range, NaN left out ((0, 1) if none)."""
+    finite = att[np.isfinite(att)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
 def _channel_names(channel_names, D):
     if channel_names is None:
         return [f"element {d}" for d in range(D)] if D > 1 else ["input"]
@@ -419,8 +425,7 @@ def plot_attention_over_time(x, attention, channel_names=None, title=None):
     cmap, vmin, vmax = _input_scale(x)
     im = _image(ax_x, x.T, cmap, vmin, vmax)
     fig.colorbar(im, ax=ax_x, label="input value", fraction=0.04, pad=0.015)
-    finite = att[np.isfinite(att)]
-    im = _image(ax_a, att.T, "viridis", finite.min() if finite.size else 0, finite.max() if finite.size else 1)
+    im = _image(ax_a, att.T, "viridis", *_response_scale(att))
     fig.colorbar(im, ax=ax_a, label="gate response", fraction=0.04, pad=0.015)
     for ax, what in ((ax_x, "input"), (ax_a, "gate response")):
         _ticks(ax, names)
@@ -457,8 +462,7 @@ def plot_class_attention_over_time(mean_x, mean_attention, class_names, channel_
         raise ValueError(f"class_names: {len(class_names)} names for {C} classes")
     names = _channel_names(channel_names, D)
     cmap, vmin, vmax = _input_scale(x)
-    finite = att[np.isfinite(att)]
-    alo, ahi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    alo, ahi = _response_scale(att)
     if D == 1:
         fig = Figure(figsize=(10, 2 * (0.9 + 0.3 * C) + 1.2), layout="constrained")
         ax_x, ax_a = fig.subplots(2, 1, sharex=True)

@@ -27,7 +27,7 @@ from ..data.batching import average_windows
 from ..data.ts import ChannelNormalizer
 from ..errors import CheckpointError
 from ..functional.activations import log_softmax
-from ..train import evaluate_batches, forward_batches
+from ..train import evaluate_batches, forward_batches, model_info
 
 CHECKPOINTS = ("best.npz", "last.npz")        # a folder's checkpoints, in the order load_run prefers them
 NEEDED = {"classes": "the class names", "preprocessing": "the normaliser's statistics",
@@ -154,13 +154,9 @@ class RunModel:
 
     # ------------------------------------------------------------------ files
     def info(self):
-        """What a checkpoint stores about the model beside the weights (see ``Trainer.model_info``)."""
-        from .. import __version__
-
-        return {"classes": [_plain(c) for c in self.classes_], "num_classes": self.net.num_classes,
-                "preprocessing": self.preprocessing, "window": self.window_, "readout": self.net.readout,
-                "dtype": str(self.net.dtype), "skeleton": self.skeleton, "input_size": self.n_channels_,
-                "library_version": __version__}
+        """What a checkpoint stores about the model beside the weights (``minieleatt.train.model_info``)."""
+        return model_info(self.net, [_plain(c) for c in self.classes_], self.preprocessing, self.window_,
+                          self.skeleton)
 
     def save(self, path):
         """Write the model to a checkpoint (atomically, without pickle) that ``load_run`` reads back."""
